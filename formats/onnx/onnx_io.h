@@ -1,0 +1,40 @@
+// Loading and saving ONNX models.
+//
+//   dyad::Model m = dyad::load_onnx("model.onnx");      // parse, resolve external data, check, infer shapes
+//   dyad::save_onnx(m, "out.onnx", {.input_path = "model.onnx"});
+//
+// Errors are dyad::Error with a one-line message naming the file and the problem.
+#pragma once
+#include <filesystem>
+
+#include "lib/ir/graph.h"
+
+namespace dyad {
+
+struct LoadOptions {
+  bool check = true;         // run ONNX's checker (skipped for IR/opset newer than libonnx knows)
+  bool infer_shapes = true;  // fill value_info with ONNX shape inference
+};
+
+Model load_onnx(const std::filesystem::path& path, const LoadOptions& options = {});
+Model load_onnx_from_bytes(const std::string& bytes, const std::filesystem::path& model_dir,
+                           const std::string& label, const LoadOptions& options = {});
+
+struct SaveOptions {
+  // The model the output was made from: saving refuses to write over it.
+  std::filesystem::path input_path;
+  // Initializers of at least this many bytes go to "<output>.data" when the model would not
+  // fit protobuf's 2 GB limit, or always when force_external_data is set.
+  size_t external_min_bytes = 1024;
+  bool force_external_data = false;
+};
+
+// Writes atomically (temporary file + rename): on error nothing is left at `path`.
+void save_onnx(const Model& model, const std::filesystem::path& path, const SaveOptions& options = {});
+std::string serialize_onnx(const Model& model);
+
+// Re-runs ONNX shape inference on the model's current graph and replaces value_info (and
+// fills unknown output shapes).
+void infer_shapes(Model& model);
+
+}  // namespace dyad

@@ -1,0 +1,78 @@
+// The float reference executor: runs a Model's graph op by op on CPU.
+//
+//   dyad::Executor exec(model, {.threads = 2});
+//   std::vector<dyad::Tensor> outputs = exec.run({{"input", x}});
+//
+// Construction checks every op (subgraphs included) and throws one Error listing all
+// unsupported ops with their node names. run() is const and may be called repeatedly; it is not
+// thread-safe to call run() from several threads at once because the thread count is a process
+// setting (OpenMP and Eigen). Each intermediate tensor is freed after its last reader, so memory
+// stays near the largest live set, not the sum of all activations.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lib/exec/kernel.h"
+#include "lib/ir/graph.h"
+
+namespace dyad {
+
+struct ExecOptions {
+  int threads = 0;  // 0: all cores
+};
+
+// Called with every value a node produces (calibration observers hook in here).
+using ValueObserver = std::function<void(const std::string& name, const Tensor& value)>;
+
+class Executor {
+ public:
+  Executor(const Model& model, ExecOptions options = {});
+  // Subgraph executor (If branches); `opset` is the enclosing model's.
+  Executor(const Graph& graph, int64_t opset, ExecOptions options);
+  ~Executor();
+
+  // Inputs by name; every graph input must be given, with matching type and rank. Returns the
+  // graph outputs in declaration order.
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs, const ValueObserver& observer = {}) const;
+  // Same, for a subgraph: names not defined inside are resolved through `scope`.
+  std::vector<Tensor> run_subgraph(const std::function<const Tensor*(const std::string&)>& scope) const;
+
+  const Graph& graph() const { return graph_; }
+  // The compiled executor of a subgraph attribute of one of this graph's nodes.
+  const Executor& subgraph(const Graph* g) const;
+
+ private:
+  struct Step {
+    const Node* node;
+    KernelFn kernel;
+    std::vector<int> inputs;    // slot per input, -1 if omitted
+    std::vector<int> outputs;   // slot per output, -1 if unnamed
+    std::vector<int> release;   // slots whose last reader is this step
+  };
+  void compile();
+  std::vector<Tensor> execute(std::vector<Tensor>& slots, const ValueObserver& observer,
+                              const std::function<const Tensor*(const std::string&)>* scope) const;
+  int slot_of(const std::string& name);
+
+  Graph graph_;
+  int64_t opset_ = 0;
+  ExecOptions options_;
+  std::unordered_map<std::string, int> slot_index_;
+  std::vector<std::string> slot_names_;
+  std::vector<Step> steps_;
+  std::vector<int> input_slots_, output_slots_, captured_slots_;
+  std::vector<std::pair<int, Tensor>> constants_;  // initializers
+  std::map<const Graph*, std::unique_ptr<Executor>> subgraphs_;
+};
+
+// Applies the thread count to OpenMP and Eigen (0: hardware concurrency).
+void set_thread_count(int threads);
+
+// Throws Error listing every op in `model` (subgraphs included) that the executor cannot run.
+void check_supported(const Model& model);
+
+}  // namespace dyad

@@ -1,0 +1,47 @@
+// The interface between the executor and one operator's implementation.
+//
+// A kernel reads ctx.in(i), computes, and stores each result in ctx.outputs[i]. Kernels are
+// plain functions registered by op type in the default ONNX domain; registration happens in
+// one place (registry.cc) so that the list of supported ops is explicit and greppable.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/ir/graph.h"
+
+namespace dyad {
+
+class Executor;
+
+struct KernelContext {
+  const Node& node;
+  int64_t opset = 0;  // version of the default domain imported by the model
+  std::vector<const Tensor*> inputs;  // nullptr for an omitted optional input
+  std::vector<Tensor> outputs;        // one per node output, filled by the kernel
+  const Executor* executor = nullptr;
+  // Resolves names of the enclosing scope for a subgraph run (If branches).
+  const std::function<const Tensor*(const std::string&)>* scope = nullptr;
+
+  size_t num_inputs() const { return inputs.size(); }
+  bool has(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& in(size_t i) const;
+  // Throws Error "<Op 'name'>: <message>".
+  template <typename... Args>
+  [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) const {
+    throw Error(node.label() + ": " + fmt::format(format, std::forward<Args>(args)...));
+  }
+};
+
+using KernelFn = void (*)(KernelContext&);
+
+// Kernel for `op_type` in the default domain, or nullptr.
+KernelFn find_kernel(const std::string& op_type);
+// For a node whose op has a kernel: a short description of a feature the kernel does not
+// implement ("mode=cubic", "to=string"), or "" if it can run. Lets the executor reject such nodes
+// when it is built, naming them, instead of failing half way through a run.
+std::string unsupported_variant(const Node& node, const Graph& graph);
+// Every registered op type, sorted.
+std::vector<std::string> supported_ops();
+
+}  // namespace dyad

@@ -1,0 +1,253 @@
+// Convolutions: Conv and ConvTranspose in float (im2col + GEMM, a direct depthwise path), and
+// ConvInteger / QLinearConv as exact integer references.
+#include <cmath>
+
+#include "lib/exec/gemm.h"
+#include "lib/exec/ops/conv_geometry.h"
+#include "lib/exec/ops/op_util.h"
+#include "lib/exec/ops/quant_util.h"
+#include "lib/exec/ops/registry_fwd.h"
+
+namespace dyad::ops {
+
+namespace {
+
+std::vector<int64_t> spatial(const Shape& s) { return {s.begin() + 2, s.end()}; }
+
+// Depthwise 2-D convolution (one input channel per group, one output per group): a direct loop
+// is several times faster than im2col + a 1-row GEMM per channel.
+template <typename T>
+void depthwise2d(const WindowGeometry& g, const T* x, const T* w, T* y) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      T acc = 0;
+      for (int64_t kh = 0; kh < KH; ++kh) {
+        const int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
+        if (ih < 0 || ih >= H) continue;
+        for (int64_t kw = 0; kw < KW; ++kw) {
+          const int64_t iw = ow * g.stride[1] - g.pad_begin[1] + kw * g.dilation[1];
+          if (iw >= 0 && iw < W) acc += x[ih * W + iw] * w[kh * KW + kw];
+        }
+      }
+      y[oh * OW + ow] = acc;
+    }
+  }
+}
+
+template <typename T>
+void conv_float(KernelContext& c) {
+  const Tensor &x = c.in(0), &w = c.in(1);
+  if (x.rank() < 3) c.fail("input must be at least 3-D (N, C, spatial...), got {}", shape_to_string(x.shape()));
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
+  if (group <= 0 || C % group != 0 || M % group != 0 || w.dim(1) * group != C)
+    c.fail("channels {} / group {} do not match weight shape {}", C, group, shape_to_string(w.shape()));
+  WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
+  Shape out_shape{N, M};
+  out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  Tensor y(x.dtype(), out_shape);
+  const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
+  const T* xp = x.data<T>();
+  const T* wp = w.data<T>();
+  T* yp = y.data<T>();
+  const bool depthwise = Cg == 1 && Mg == 1 && g.in.size() == 2;
+  bool pointwise = g.kernel_size() == 1;
+  for (size_t d = 0; d < g.in.size(); ++d)
+    pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.pad_end[d] == 0;
+
+  auto image = [&](int64_t n, T* col) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const T* xg = xp + (n * C + gi * Cg) * in_size;
+      T* yg = yp + (n * M + gi * Mg) * out_size;
+      const T* wg = wp + gi * Mg * K;
+      if (depthwise) {
+        depthwise2d(g, xg, wg, yg);
+        continue;
+      }
+      const T* b = xg;
+      if (!pointwise) {
+        im2col(g, Cg, xg, T(0), col);
+        b = col;
+      }
+      gemm<T>(false, false, Mg, out_size, K, T(1), wg, K, b, out_size, T(0), yg, out_size);
+    }
+  };
+  const int threads = omp_get_max_threads();
+  const size_t col_elems = (pointwise || depthwise) ? 1 : static_cast<size_t>(K * out_size);
+  if (depthwise) {
+    // Parallel over (image, channel) planes.
+    parallel_for(N * C, g.kernel_size() * out_size, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t n = i / C, ch = i % C;
+        depthwise2d(g, xp + (n * C + ch) * in_size, wp + ch * g.kernel_size(), yp + (n * M + ch) * out_size);
+      }
+    });
+  } else if (N >= threads && threads > 1) {
+    // Enough images to give each thread its own: one single-threaded GEMM per image.
+    parallel_for(N, M * K * out_size, [&](int64_t b, int64_t e) {
+      std::vector<T> col(col_elems);
+      for (int64_t n = b; n < e; ++n) image(n, col.data());
+    });
+  } else {
+    std::vector<T> col(col_elems);
+    for (int64_t n = 0; n < N; ++n) image(n, col.data());
+  }
+  if (c.has(2)) {
+    const T* bias = c.in(2).data<T>();
+    parallel_for(N * M, out_size, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        T* row = yp + i * out_size;
+        const T bv = bias[i % M];
+        for (int64_t j = 0; j < out_size; ++j) row[j] += bv;
+      }
+    });
+  }
+  c.outputs[0] = std::move(y);
+}
+
+void op_conv(KernelContext& c) {
+  dispatch_float(c, c.in(0).dtype(), [&](auto tag) { conv_float<decltype(tag)>(c); });
+}
+
+template <typename T>
+void conv_transpose_float(KernelContext& c) {
+  const Tensor &x = c.in(0), &w = c.in(1);
+  if (x.rank() < 3) c.fail("input must be at least 3-D, got {}", shape_to_string(x.shape()));
+  const int64_t N = x.dim(0), C = x.dim(1), group = c.node.get_int("group", 1);
+  if (group <= 0 || C % group != 0 || w.dim(0) != C) c.fail("weight shape {} does not match input channels {}", shape_to_string(w.shape()), C);
+  const int64_t Mg = w.dim(1), M = Mg * group, Cg = C / group;
+  const size_t rank = static_cast<size_t>(x.rank() - 2);
+  std::vector<int64_t> in = spatial(x.shape()), kernel = c.node.get_ints("kernel_shape", spatial(w.shape()));
+  std::vector<int64_t> stride = c.node.get_ints("strides", std::vector<int64_t>(rank, 1));
+  std::vector<int64_t> dil = c.node.get_ints("dilations", std::vector<int64_t>(rank, 1));
+  std::vector<int64_t> pads = c.node.get_ints("pads", std::vector<int64_t>(2 * rank, 0));
+  std::vector<int64_t> out_pad = c.node.get_ints("output_padding", std::vector<int64_t>(rank, 0));
+  std::vector<int64_t> out_shape_attr = c.node.get_ints("output_shape");
+  const std::string auto_pad = c.node.get_string("auto_pad", "NOTSET");
+  if (out_shape_attr.size() > rank) out_shape_attr.erase(out_shape_attr.begin(), out_shape_attr.end() - static_cast<long>(rank));
+  if (out_shape_attr.empty() && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER"))
+    for (size_t i = 0; i < rank; ++i) out_shape_attr.push_back(in[i] * stride[i]);
+  // The geometry of the equivalent forward conv: "in" is ConvTranspose's output.
+  WindowGeometry g;
+  g.kernel = kernel;
+  g.stride = stride;
+  g.dilation = dil;
+  g.out = in;
+  g.in.resize(rank);
+  g.pad_begin.resize(rank);
+  g.pad_end.resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t span = (kernel[i] - 1) * dil[i] + 1;
+    if (!out_shape_attr.empty()) {
+      const int64_t total = stride[i] * (in[i] - 1) + out_pad[i] + span - out_shape_attr[i];
+      // total < 0 means the requested output is larger than the conv covers; ONNX splits it with
+      // floor division (Python's //), so the extra lands at the end.
+      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? half : total - half;
+      g.pad_end[i] = total - g.pad_begin[i];
+      g.in[i] = out_shape_attr[i];
+    } else {
+      g.pad_begin[i] = pads[i];
+      g.pad_end[i] = pads[i + rank];
+      g.in[i] = stride[i] * (in[i] - 1) + out_pad[i] + span - pads[i] - pads[i + rank];
+    }
+  }
+  Shape out_shape{N, M};
+  out_shape.insert(out_shape.end(), g.in.begin(), g.in.end());
+  Tensor y(x.dtype(), out_shape);
+  const int64_t in_size = shape_numel(in), out_size = g.in_size(), ksize = g.kernel_size();
+  std::vector<T> col(static_cast<size_t>(Mg * ksize * in_size));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t gi = 0; gi < group; ++gi) {
+      // col[Mg*K, in] = W_g^T [Mg*K, Cg] * X_g [Cg, in]
+      gemm<T>(true, false, Mg * ksize, in_size, Cg, T(1), w.data<T>() + gi * Cg * Mg * ksize, Mg * ksize,
+              x.data<T>() + (n * C + gi * Cg) * in_size, in_size, T(0), col.data(), in_size);
+      col2im(g, Mg, col.data(), y.data<T>() + (n * M + gi * Mg) * out_size);
+    }
+  if (c.has(2)) {
+    const T* bias = c.in(2).data<T>();
+    for (int64_t i = 0; i < N * M; ++i)
+      for (int64_t j = 0; j < out_size; ++j) y.data<T>()[i * out_size + j] += bias[i % M];
+  }
+  c.outputs[0] = std::move(y);
+}
+
+void op_conv_transpose(KernelContext& c) {
+  dispatch_float(c, c.in(0).dtype(), [&](auto tag) { conv_transpose_float<decltype(tag)>(c); });
+}
+
+// Exact integer convolution: acc = sum (x - x_zp) * (w - w_zp[m]), padding contributes 0.
+Tensor integer_conv(const KernelContext& c, const Tensor& x, const Tensor& w, const Tensor* x_zp, const Tensor* w_zp) {
+  if (x.rank() < 3) c.fail("input must be at least 3-D, got {}", shape_to_string(x.shape()));
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
+  if (group <= 0 || C % group != 0 || w.dim(1) * group != C)
+    c.fail("channels {} / group {} do not match weight shape {}", C, group, shape_to_string(w.shape()));
+  if (x_zp && x_zp->numel() != 1) c.fail("input zero point must be a scalar");
+  if (w_zp && w_zp->numel() != 1 && w_zp->numel() != M) c.fail("weight zero point must be a scalar or have {} entries", M);
+  WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
+  Shape out_shape{N, M};
+  out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  Tensor y(DType::Int32, out_shape);
+  const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
+  const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_as_int64(0)) : 0;
+  std::vector<int32_t> xs(static_cast<size_t>(x.numel())), ws(static_cast<size_t>(w.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) xs[static_cast<size_t>(i)] = static_cast<int32_t>(x.get_as_int64(i)) - xz;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int64_t m = i / K;
+    const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_as_int64(w_zp->numel() == 1 ? 0 : m)) : 0;
+    ws[static_cast<size_t>(i)] = static_cast<int32_t>(w.get_as_int64(i)) - wz;
+  }
+  std::vector<int32_t> col(static_cast<size_t>(K * out_size));
+  int32_t* yp = y.data<int32_t>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t gi = 0; gi < group; ++gi) {
+      im2col<int32_t>(g, Cg, xs.data() + (n * C + gi * Cg) * in_size, 0, col.data());
+      parallel_for(Mg, K * out_size, [&](int64_t b, int64_t e) {
+        for (int64_t m = b; m < e; ++m) {
+          int32_t* out = yp + (n * M + gi * Mg + m) * out_size;
+          const int32_t* wrow = ws.data() + (gi * Mg + m) * K;
+          for (int64_t k = 0; k < K; ++k) {
+            const int32_t wv = wrow[k];
+            if (wv == 0) continue;
+            const int32_t* crow = col.data() + k * out_size;
+            for (int64_t p = 0; p < out_size; ++p) out[p] += wv * crow[p];
+          }
+        }
+      });
+    }
+  return y;
+}
+
+void op_conv_integer(KernelContext& c) {
+  c.outputs[0] = integer_conv(c, c.in(0), c.in(1), c.has(2) ? &c.in(2) : nullptr, c.has(3) ? &c.in(3) : nullptr);
+}
+
+void op_qlinear_conv(KernelContext& c) {
+  const Tensor &x = c.in(0), &x_scale = c.in(1), &x_zp = c.in(2), &w = c.in(3), &w_scale = c.in(4), &w_zp = c.in(5);
+  const Tensor &y_scale = c.in(6), &y_zp = c.in(7);
+  Tensor acc = integer_conv(c, x, w, &x_zp, &w_zp);
+  const int64_t M = acc.dim(1), plane = acc.numel() / std::max<int64_t>(acc.dim(0) * M, 1);
+  Tensor y(y_zp.dtype(), acc.shape());
+  const float xs = static_cast<float>(x_scale.get_as_double(0)), ys = static_cast<float>(y_scale.get_as_double(0));
+  const int64_t zp = y_zp.get_as_int64(0);
+  for (int64_t i = 0; i < acc.numel(); ++i) {
+    const int64_t m = (i / plane) % M;
+    int64_t a = acc.data<int32_t>()[i];
+    if (c.has(8)) a += c.in(8).data<int32_t>()[m];
+    const float ws = static_cast<float>(w_scale.get_as_double(w_scale.numel() == 1 ? 0 : m));
+    const float v = static_cast<float>(a) * (xs * ws / ys);
+    store_quantized(y, i, std::nearbyint(v) + static_cast<double>(zp));
+  }
+  c.outputs[0] = std::move(y);
+}
+
+}  // namespace
+
+void register_conv_ops(Registry& r) {
+  r["Conv"] = op_conv;
+  r["ConvTranspose"] = op_conv_transpose;
+  r["ConvInteger"] = op_conv_integer;
+  r["QLinearConv"] = op_qlinear_conv;
+}
+
+}  // namespace dyad::ops

@@ -1,0 +1,154 @@
+#include "lib/exec/ops/conv_geometry.h"
+
+#include <algorithm>
+
+#include "lib/exec/ops/op_util.h"
+
+namespace dyad::ops {
+
+int64_t WindowGeometry::in_size() const { return shape_numel(in); }
+int64_t WindowGeometry::out_size() const { return shape_numel(out); }
+int64_t WindowGeometry::kernel_size() const { return shape_numel(kernel); }
+
+WindowGeometry window_geometry(const KernelContext& ctx, const std::vector<int64_t>& in,
+                               const std::vector<int64_t>& kernel, bool ceil_mode) {
+  const size_t rank = in.size();
+  WindowGeometry g;
+  g.in = in;
+  g.kernel = ctx.node.get_ints("kernel_shape", kernel);
+  if (g.kernel.size() != rank) ctx.fail("kernel_shape has {} dims but the input has {} spatial dims", g.kernel.size(), rank);
+  g.stride = ctx.node.get_ints("strides", std::vector<int64_t>(rank, 1));
+  g.dilation = ctx.node.get_ints("dilations", std::vector<int64_t>(rank, 1));
+  std::vector<int64_t> pads = ctx.node.get_ints("pads", std::vector<int64_t>(2 * rank, 0));
+  if (g.stride.size() != rank || g.dilation.size() != rank || pads.size() != 2 * rank)
+    ctx.fail("strides/dilations/pads do not match {} spatial dims", rank);
+  const std::string auto_pad = ctx.node.get_string("auto_pad", "NOTSET");
+  g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<long>(rank));
+  g.pad_end.assign(pads.begin() + static_cast<long>(rank), pads.end());
+  g.out.resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    if (g.stride[i] <= 0 || g.dilation[i] <= 0) ctx.fail("strides and dilations must be positive");
+    const int64_t span = (g.kernel[i] - 1) * g.dilation[i] + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      g.out[i] = (in[i] + g.stride[i] - 1) / g.stride[i];
+      const int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.stride[i] + span - in[i]);
+      g.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      g.pad_end[i] = total - g.pad_begin[i];
+      continue;
+    }
+    if (auto_pad == "VALID") g.pad_begin[i] = g.pad_end[i] = 0;
+    const int64_t padded = in[i] + g.pad_begin[i] + g.pad_end[i] - span;
+    if (padded < 0) ctx.fail("kernel larger than padded input in spatial dim {}", i);
+    g.out[i] = (ceil_mode ? (padded + g.stride[i] - 1) / g.stride[i] : padded / g.stride[i]) + 1;
+    // With ceil_mode the last window must start inside the input or its begin padding.
+    if (ceil_mode && (g.out[i] - 1) * g.stride[i] >= in[i] + g.pad_begin[i]) --g.out[i];
+  }
+  return g;
+}
+
+template <typename T>
+void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col) {
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  const size_t rank = g.in.size();
+  if (rank == 2) {
+    const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
+    const int64_t sh = g.stride[0], sw = g.stride[1], dh = g.dilation[0], dw = g.dilation[1];
+    const int64_t ph = g.pad_begin[0], pw = g.pad_begin[1];
+    parallel_for(channels * KH * KW, out_size, [&](int64_t rb, int64_t re) {
+      for (int64_t row = rb; row < re; ++row) {
+        const int64_t c = row / (KH * KW), kh = (row / KW) % KH, kw = row % KW;
+        const T* plane = x + c * in_size;
+        T* dst = col + row * out_size;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const int64_t ih = oh * sh - ph + kh * dh;
+          T* d = dst + oh * OW;
+          if (ih < 0 || ih >= H) {
+            std::fill(d, d + OW, pad);
+            continue;
+          }
+          const T* src = plane + ih * W;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t iw = ow * sw - pw + kw * dw;
+            d[ow] = (iw >= 0 && iw < W) ? src[iw] : pad;
+          }
+        }
+      }
+    });
+    return;
+  }
+  // Any rank: walk output positions with an odometer.
+  parallel_for(channels * ksize, out_size, [&](int64_t rb, int64_t re) {
+    std::vector<int64_t> k(rank), o(rank);
+    for (int64_t row = rb; row < re; ++row) {
+      const int64_t c = row / ksize;
+      int64_t kidx = row % ksize;
+      for (size_t d = rank; d-- > 0;) {
+        k[d] = kidx % g.kernel[d];
+        kidx /= g.kernel[d];
+      }
+      std::fill(o.begin(), o.end(), 0);
+      for (int64_t p = 0; p < out_size; ++p) {
+        int64_t offset = 0;
+        bool inside = true;
+        for (size_t d = 0; d < rank; ++d) {
+          const int64_t i = o[d] * g.stride[d] - g.pad_begin[d] + k[d] * g.dilation[d];
+          if (i < 0 || i >= g.in[d]) {
+            inside = false;
+            break;
+          }
+          offset = offset * g.in[d] + i;
+        }
+        col[row * out_size + p] = inside ? x[c * in_size + offset] : pad;
+        for (size_t d = rank; d-- > 0;) {
+          if (++o[d] < g.out[d]) break;
+          o[d] = 0;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void col2im(const WindowGeometry& g, int64_t channels, const T* col, T* y) {
+  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  const size_t rank = g.in.size();
+  // Channels are independent; taps of one channel add into the same plane, so stay serial there.
+  parallel_for(channels, ksize * out_size, [&](int64_t cb, int64_t ce) {
+    std::vector<int64_t> k(rank), o(rank);
+    for (int64_t c = cb; c < ce; ++c)
+      for (int64_t kk = 0; kk < ksize; ++kk) {
+        int64_t kidx = kk;
+        for (size_t d = rank; d-- > 0;) {
+          k[d] = kidx % g.kernel[d];
+          kidx /= g.kernel[d];
+        }
+        std::fill(o.begin(), o.end(), 0);
+        const T* src = col + (c * ksize + kk) * out_size;
+        for (int64_t p = 0; p < out_size; ++p) {
+          int64_t offset = 0;
+          bool inside = true;
+          for (size_t d = 0; d < rank; ++d) {
+            const int64_t i = o[d] * g.stride[d] - g.pad_begin[d] + k[d] * g.dilation[d];
+            if (i < 0 || i >= g.in[d]) {
+              inside = false;
+              break;
+            }
+            offset = offset * g.in[d] + i;
+          }
+          if (inside) y[c * in_size + offset] += src[p];
+          for (size_t d = rank; d-- > 0;) {
+            if (++o[d] < g.out[d]) break;
+            o[d] = 0;
+          }
+        }
+      }
+  });
+}
+
+template void im2col<float>(const WindowGeometry&, int64_t, const float*, float, float*);
+template void im2col<double>(const WindowGeometry&, int64_t, const double*, double, double*);
+template void im2col<int32_t>(const WindowGeometry&, int64_t, const int32_t*, int32_t, int32_t*);
+template void col2im<float>(const WindowGeometry&, int64_t, const float*, float*);
+template void col2im<double>(const WindowGeometry&, int64_t, const double*, double*);
+
+}  // namespace dyad::ops

@@ -1,0 +1,198 @@
+// Indexing (Gather, GatherElements) and reductions (Reduce*, ArgMax, ArgMin).
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "lib/exec/ops/broadcast.h"
+#include "lib/exec/ops/registry_fwd.h"
+
+namespace dyad::ops {
+
+namespace {
+
+void op_gather(KernelContext& c) {
+  const Tensor &x = c.in(0), &indices = c.in(1);
+  const int axis = normalize_axis(c, c.node.get_int("axis", 0), x.rank());
+  Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
+  out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
+  out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
+  Tensor y(x.dtype(), out_shape);
+  const size_t es = element_size(c, x.dtype());
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const int64_t dim = x.dim(axis), n_idx = indices.numel();
+  const std::vector<int64_t> idx = indices.to_int64_vector();
+  const size_t block = static_cast<size_t>(inner) * es;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < n_idx; ++j) {
+      int64_t k = idx[static_cast<size_t>(j)];
+      if (k < 0) k += dim;
+      if (k < 0 || k >= dim) c.fail("index {} is out of range for dimension {}", idx[static_cast<size_t>(j)], dim);
+      std::memcpy(y.raw() + (o * n_idx + j) * static_cast<int64_t>(block), x.raw() + (o * dim + k) * static_cast<int64_t>(block), block);
+    }
+  c.outputs[0] = std::move(y);
+}
+
+void op_gather_elements(KernelContext& c) {
+  const Tensor &x = c.in(0), &indices = c.in(1);
+  const int axis = normalize_axis(c, c.node.get_int("axis", 0), x.rank());
+  Tensor y(x.dtype(), indices.shape());
+  const size_t es = element_size(c, x.dtype());
+  const int rank = x.rank();
+  std::vector<int64_t> pos(static_cast<size_t>(rank), 0);
+  for (int64_t i = 0; i < indices.numel(); ++i) {
+    int64_t off = 0;
+    for (int d = 0; d < rank; ++d) {
+      int64_t p = pos[static_cast<size_t>(d)];
+      if (d == axis) {
+        p = indices.get_as_int64(i);
+        if (p < 0) p += x.dim(d);
+        if (p < 0 || p >= x.dim(d)) c.fail("index out of range");
+      }
+      off = off * x.dim(d) + p;
+    }
+    std::memcpy(y.raw() + i * static_cast<int64_t>(es), x.raw() + off * static_cast<int64_t>(es), es);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++pos[static_cast<size_t>(d)] < indices.dim(d)) break;
+      pos[static_cast<size_t>(d)] = 0;
+    }
+  }
+  c.outputs[0] = std::move(y);
+}
+
+enum class Reduce { Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum, LogSumExp };
+
+// Which axes to reduce, per the opset-dependent attribute/input rules.
+std::vector<bool> reduced_axes(const KernelContext& c, int rank, bool axes_is_input) {
+  std::vector<int64_t> axes = axes_is_input ? optional_ints(c, 1) : c.node.get_ints("axes");
+  std::vector<bool> reduce(static_cast<size_t>(rank), false);
+  if (axes.empty()) {
+    if (c.node.get_int("noop_with_empty_axes", 0)) return reduce;
+    reduce.assign(static_cast<size_t>(rank), true);
+    return reduce;
+  }
+  for (int64_t a : axes) reduce[static_cast<size_t>(normalize_axis(c, a, rank))] = true;
+  return reduce;
+}
+
+template <Reduce kKind>
+void op_reduce(KernelContext& c) {
+  const Tensor& x = c.in(0);
+  // ReduceSum takes axes as an input from opset 13, the others from opset 18.
+  const bool axes_is_input = c.opset >= (kKind == Reduce::Sum ? 13 : 18);
+  const int rank = x.rank();
+  const std::vector<bool> reduce = reduced_axes(c, rank, axes_is_input);
+  const bool keepdims = c.node.get_int("keepdims", 1) != 0;
+  Shape kept(x.shape()), out_shape;
+  for (int d = 0; d < rank; ++d) {
+    if (reduce[static_cast<size_t>(d)]) kept[static_cast<size_t>(d)] = 1;
+    if (!reduce[static_cast<size_t>(d)] || keepdims) out_shape.push_back(kept[static_cast<size_t>(d)]);
+  }
+  dispatch_numeric(c, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    Tensor y(x.dtype(), out_shape);
+    const int64_t n_out = y.numel();
+    std::vector<double> acc(static_cast<size_t>(n_out));
+    std::vector<int64_t> count(static_cast<size_t>(n_out), 0);
+    const double init = kKind == Reduce::Max ? -std::numeric_limits<double>::infinity()
+                       : kKind == Reduce::Min ? std::numeric_limits<double>::infinity()
+                       : kKind == Reduce::Prod ? 1.0 : 0.0;
+    std::fill(acc.begin(), acc.end(), init);
+    const auto strides = broadcast_strides(kept, x.shape());  // x index -> kept index
+    std::vector<int64_t> pos(static_cast<size_t>(rank), 0);
+    const T* src = x.data<T>();
+    double max_for_lse = -std::numeric_limits<double>::infinity();
+    if constexpr (kKind == Reduce::LogSumExp)
+      for (int64_t i = 0; i < x.numel(); ++i) max_for_lse = std::max(max_for_lse, static_cast<double>(src[i]));
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      int64_t o = 0;
+      for (int d = 0; d < rank; ++d) o += pos[static_cast<size_t>(d)] * strides[static_cast<size_t>(d)];
+      const double v = static_cast<double>(src[i]);
+      double& a = acc[static_cast<size_t>(o)];
+      switch (kKind) {
+        case Reduce::Sum:
+        case Reduce::Mean:
+        case Reduce::LogSum: a += v; break;
+        case Reduce::Max: a = std::max(a, v); break;
+        case Reduce::Min: a = std::min(a, v); break;
+        case Reduce::Prod: a *= v; break;
+        case Reduce::L1: a += std::fabs(v); break;
+        case Reduce::L2:
+        case Reduce::SumSquare: a += v * v; break;
+        case Reduce::LogSumExp: a += std::exp(v - max_for_lse); break;
+      }
+      ++count[static_cast<size_t>(o)];
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++pos[static_cast<size_t>(d)] < x.dim(d)) break;
+        pos[static_cast<size_t>(d)] = 0;
+      }
+    }
+    for (int64_t o = 0; o < n_out; ++o) {
+      double v = acc[static_cast<size_t>(o)];
+      if (kKind == Reduce::Mean) v /= static_cast<double>(std::max<int64_t>(count[static_cast<size_t>(o)], 1));
+      if (kKind == Reduce::L2) v = std::sqrt(v);
+      if (kKind == Reduce::LogSum) v = std::log(v);
+      if (kKind == Reduce::LogSumExp) v = std::log(v) + max_for_lse;
+      if constexpr (std::is_integral_v<T>) {
+        if (std::isinf(v)) v = v > 0 ? static_cast<double>(std::numeric_limits<T>::max()) : static_cast<double>(std::numeric_limits<T>::lowest());
+      }
+      y.data<T>()[o] = static_cast<T>(v);
+    }
+    c.outputs[0] = std::move(y);
+  });
+}
+
+template <bool kMax>
+void op_arg(KernelContext& c) {
+  const Tensor& x = c.in(0);
+  const int axis = normalize_axis(c, c.node.get_int("axis", 0), x.rank());
+  const bool keepdims = c.node.get_int("keepdims", 1) != 0, last = c.node.get_int("select_last_index", 0) != 0;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  Shape out_shape = x.shape();
+  if (keepdims) out_shape[static_cast<size_t>(axis)] = 1;
+  else out_shape.erase(out_shape.begin() + axis);
+  Tensor y(DType::Int64, out_shape);
+  const int64_t dim = x.dim(axis);
+  dispatch_numeric(c, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = x.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < dim; ++j) {
+          const T v = src[(o * dim + j) * inner + i], b = src[(o * dim + best) * inner + i];
+          const bool better = kMax ? (last ? v >= b : v > b) : (last ? v <= b : v < b);
+          if (better) best = j;
+        }
+        y.data<int64_t>()[o * inner + i] = best;
+      }
+  });
+  c.outputs[0] = std::move(y);
+}
+
+}  // namespace
+
+void register_gather_ops(Registry& r) {
+  r["Gather"] = op_gather;
+  r["GatherElements"] = op_gather_elements;
+}
+
+void register_reduce_ops(Registry& r) {
+  r["ReduceSum"] = op_reduce<Reduce::Sum>;
+  r["ReduceMean"] = op_reduce<Reduce::Mean>;
+  r["ReduceMax"] = op_reduce<Reduce::Max>;
+  r["ReduceMin"] = op_reduce<Reduce::Min>;
+  r["ReduceProd"] = op_reduce<Reduce::Prod>;
+  r["ReduceL1"] = op_reduce<Reduce::L1>;
+  r["ReduceL2"] = op_reduce<Reduce::L2>;
+  r["ReduceSumSquare"] = op_reduce<Reduce::SumSquare>;
+  r["ReduceLogSum"] = op_reduce<Reduce::LogSum>;
+  r["ReduceLogSumExp"] = op_reduce<Reduce::LogSumExp>;
+  r["ArgMax"] = op_arg<true>;
+  r["ArgMin"] = op_arg<false>;
+}
+
+}  // namespace dyad::ops

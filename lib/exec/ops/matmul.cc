@@ -1,0 +1,173 @@
+// Matrix products: Gemm, MatMul (batched, broadcasting), MatMulInteger, QLinearMatMul.
+#include <cmath>
+
+#include "lib/exec/gemm.h"
+#include "lib/exec/ops/op_util.h"
+#include "lib/exec/ops/quant_util.h"
+#include "lib/exec/ops/registry_fwd.h"
+
+namespace dyad::ops {
+
+namespace {
+
+void op_gemm(KernelContext& c) {
+  const Tensor &a = c.in(0), &b = c.in(1);
+  if (a.rank() != 2 || b.rank() != 2) c.fail("A and B must be 2-D, got {} and {}", shape_to_string(a.shape()), shape_to_string(b.shape()));
+  const bool ta = c.node.get_int("transA", 0), tb = c.node.get_int("transB", 0);
+  const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
+  const int64_t kb = tb ? b.dim(1) : b.dim(0), n = tb ? b.dim(0) : b.dim(1);
+  if (k != kb) c.fail("inner dimensions differ: {} and {}", k, kb);
+  const float alpha = c.node.get_float("alpha", 1.0f), beta = c.node.get_float("beta", 1.0f);
+  Tensor y(a.dtype(), {m, n});
+  dispatch_float(c, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T beta_used = 0;
+    if (c.has(2) && beta != 0.0f) {  // broadcast C into Y, then accumulate on top
+      const Tensor& cc = c.in(2);
+      const auto st = broadcast_strides(cc.shape(), {m, n});
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) y.data<T>()[i * n + j] = cc.data<T>()[i * st[0] + j * st[1]];
+      beta_used = static_cast<T>(beta);
+    }
+    gemm<T>(ta, tb, m, n, k, static_cast<T>(alpha), a.data<T>(), a.dim(1), b.data<T>(), b.dim(1), beta_used,
+            y.data<T>(), n);
+  });
+  c.outputs[0] = std::move(y);
+}
+
+// Shapes of a batched MatMul: output shape and, per output batch index, the batch offsets of A
+// and B (numpy broadcasting over the leading dimensions, with 1-D promotion).
+struct MatMulPlan {
+  Shape out_shape;
+  int64_t m = 0, n = 0, k = 0, batch = 1;
+  std::vector<int64_t> a_offset, b_offset;  // in elements
+};
+
+MatMulPlan plan_matmul(const KernelContext& c, const Shape& sa_in, const Shape& sb_in) {
+  Shape sa = sa_in, sb = sb_in;
+  const bool a_vec = sa.size() == 1, b_vec = sb.size() == 1;
+  if (sa.empty() || sb.empty()) c.fail("MatMul inputs must have rank >= 1");
+  if (a_vec) sa.insert(sa.begin(), 1);
+  if (b_vec) sb.push_back(1);
+  MatMulPlan p;
+  p.m = sa[sa.size() - 2];
+  p.k = sa.back();
+  p.n = sb.back();
+  if (sb[sb.size() - 2] != p.k)
+    c.fail("inner dimensions differ: {} and {}", shape_to_string(sa_in), shape_to_string(sb_in));
+  Shape ba(sa.begin(), sa.end() - 2), bb(sb.begin(), sb.end() - 2);
+  Shape batch = broadcast_shapes(c, ba, bb);
+  p.batch = shape_numel(batch);
+  const auto sta = broadcast_strides(ba, batch), stb = broadcast_strides(bb, batch);
+  p.a_offset.resize(static_cast<size_t>(p.batch));
+  p.b_offset.resize(static_cast<size_t>(p.batch));
+  for (int64_t i = 0; i < p.batch; ++i) {
+    int64_t idx = i, oa = 0, ob = 0;
+    for (size_t d = batch.size(); d-- > 0;) {
+      const int64_t j = idx % batch[d];
+      idx /= batch[d];
+      oa += j * sta[d];
+      ob += j * stb[d];
+    }
+    p.a_offset[static_cast<size_t>(i)] = oa * p.m * p.k;
+    p.b_offset[static_cast<size_t>(i)] = ob * p.k * p.n;
+  }
+  p.out_shape = batch;
+  if (!a_vec) p.out_shape.push_back(p.m);
+  if (!b_vec) p.out_shape.push_back(p.n);
+  return p;
+}
+
+void op_matmul(KernelContext& c) {
+  const Tensor &a = c.in(0), &b = c.in(1);
+  const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
+  Tensor y(a.dtype(), p.out_shape);
+  dispatch_float(c, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    // Many small products (attention heads): one thread each; few large ones: Eigen threads.
+    const bool per_batch_threads = p.batch > 1 && p.m * p.n * p.k < (int64_t{1} << 20);
+    auto one = [&](int64_t i) {
+      gemm<T>(false, false, p.m, p.n, p.k, T(1), a.data<T>() + p.a_offset[static_cast<size_t>(i)], p.k,
+              b.data<T>() + p.b_offset[static_cast<size_t>(i)], p.n, T(0), y.data<T>() + i * p.m * p.n, p.n);
+    };
+    if (per_batch_threads) {
+      parallel_for(p.batch, p.m * p.n * p.k, [&](int64_t s, int64_t e) {
+        for (int64_t i = s; i < e; ++i) one(i);
+      });
+    } else {
+      for (int64_t i = 0; i < p.batch; ++i) one(i);
+    }
+  });
+  c.outputs[0] = std::move(y);
+}
+
+// Integer product with zero points: acc[m][n] = sum_k (a - za[m]) * (b - zb[n]).
+void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, const Tensor* a_zp, const Tensor* b_zp,
+                    const MatMulPlan& p, int32_t* out) {
+  auto zp_at = [&](const Tensor* zp, int64_t i) -> int32_t {
+    if (!zp) return 0;
+    return static_cast<int32_t>(zp->get_as_int64(zp->numel() == 1 ? 0 : i));
+  };
+  if (a_zp && a_zp->numel() != 1 && a_zp->numel() != p.m) c.fail("A zero point must be a scalar or have M entries");
+  if (b_zp && b_zp->numel() != 1 && b_zp->numel() != p.n) c.fail("B zero point must be a scalar or have N entries");
+  std::vector<int32_t> za(static_cast<size_t>(p.m)), zb(static_cast<size_t>(p.n));
+  for (int64_t i = 0; i < p.m; ++i) za[static_cast<size_t>(i)] = zp_at(a_zp, i);
+  for (int64_t j = 0; j < p.n; ++j) zb[static_cast<size_t>(j)] = zp_at(b_zp, j);
+  for (int64_t bi = 0; bi < p.batch; ++bi) {
+    const int64_t ao = p.a_offset[static_cast<size_t>(bi)], bo = p.b_offset[static_cast<size_t>(bi)];
+    int32_t* o = out + bi * p.m * p.n;
+    parallel_for(p.m, p.n * p.k, [&](int64_t s, int64_t e) {
+      std::vector<int32_t> row(static_cast<size_t>(p.n));
+      for (int64_t i = s; i < e; ++i) {
+        std::fill(row.begin(), row.end(), 0);
+        for (int64_t kk = 0; kk < p.k; ++kk) {
+          const int32_t av = static_cast<int32_t>(a.get_as_int64(ao + i * p.k + kk)) - za[static_cast<size_t>(i)];
+          if (av == 0) continue;
+          for (int64_t j = 0; j < p.n; ++j)
+            row[static_cast<size_t>(j)] += av * (static_cast<int32_t>(b.get_as_int64(bo + kk * p.n + j)) - zb[static_cast<size_t>(j)]);
+        }
+        std::copy(row.begin(), row.end(), o + i * p.n);
+      }
+    });
+  }
+}
+
+void op_matmul_integer(KernelContext& c) {
+  const Tensor &a = c.in(0), &b = c.in(1);
+  const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
+  Tensor y(DType::Int32, p.out_shape);
+  integer_matmul(c, a, b, c.has(2) ? &c.in(2) : nullptr, c.has(3) ? &c.in(3) : nullptr, p, y.data<int32_t>());
+  c.outputs[0] = std::move(y);
+}
+
+void op_qlinear_matmul(KernelContext& c) {
+  const Tensor &a = c.in(0), &b = c.in(3);
+  const Tensor &a_scale = c.in(1), &a_zp = c.in(2), &b_scale = c.in(4), &b_zp = c.in(5);
+  const Tensor &y_scale = c.in(6), &y_zp = c.in(7);
+  const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
+  Tensor acc(DType::Int32, p.out_shape);
+  integer_matmul(c, a, b, &a_zp, &b_zp, p, acc.data<int32_t>());
+  Tensor y(y_zp.dtype(), p.out_shape);
+  const float ys = static_cast<float>(y_scale.get_as_double(0));
+  const int64_t zp = y_zp.get_as_int64(0);
+  for (int64_t i = 0; i < acc.numel(); ++i) {
+    const int64_t col = p.n ? i % p.n : 0;
+    const float as = static_cast<float>(a_scale.get_as_double(0));
+    const float bs = static_cast<float>(b_scale.get_as_double(b_scale.numel() == 1 ? 0 : col));
+    // ONNX Runtime computes the multiplier in float32 and rounds half to even.
+    const float v = static_cast<float>(acc.data<int32_t>()[i]) * (as * bs / ys);
+    store_quantized(y, i, std::nearbyint(v) + static_cast<double>(zp));
+  }
+  c.outputs[0] = std::move(y);
+}
+
+}  // namespace
+
+void register_matmul_ops(Registry& r) {
+  r["Gemm"] = op_gemm;
+  r["MatMul"] = op_matmul;
+  r["MatMulInteger"] = op_matmul_integer;
+  r["QLinearMatMul"] = op_qlinear_matmul;
+}
+
+}  // namespace dyad::ops

@@ -1,0 +1,13 @@
+// Expanding model-local functions (ModelProto.functions) into the graph.
+#pragma once
+#include "lib/ir/graph.h"
+
+namespace dyad {
+
+// A copy of model.graph in which every call of a model-local function (node domain and op type
+// equal to a function's domain and name) is replaced by the function's body, with values
+// renamed so they cannot clash and attribute references resolved from the call. Functions that
+// call functions are expanded too. Calls inside subgraphs are expanded the same way.
+Graph inline_functions(const Model& model);
+
+}  // namespace dyad
