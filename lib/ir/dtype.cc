@@ -107,7 +107,8 @@ uint16_t float_to_half(float f) {
   if (absx < 0x38800000u) {                        // subnormal half or zero
     if (absx < 0x33000000u) return sign;
     const uint32_t e = absx >> 23, m = (absx & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - e + 14 - 1 + 1;  // bring to 10-bit subnormal mantissa
+    // value = m * 2^(e-150); in units of the smallest half subnormal (2^-24) that is m >> (126-e).
+    const uint32_t shift = 126 - e;
     uint32_t r = m >> shift;
     const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
     if (rem > half || (rem == half && (r & 1))) ++r;

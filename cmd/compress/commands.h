@@ -1,0 +1,23 @@
+// The subcommands of `compress`. Each parses nothing itself: main.cc wires CLI11 options into
+// these structs, and each run function calls the library and prints. Errors are dyad::Error.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace dyad::cli {
+
+struct InspectOptions {
+  std::string model;
+  bool all_layers = false;
+};
+void run_inspect(const InspectOptions& options);
+
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> inputs;  // NAME=FILE, or FILE alone for a single-input model
+  std::string output_dir;
+  int threads = 0;
+};
+void run_run(const RunOptions& options);
+
+}  // namespace dyad::cli

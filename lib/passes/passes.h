@@ -1,0 +1,32 @@
+// Graph rewrites that prepare a float model for calibration and quantization.
+//
+// Each pass edits the model in place, returns true if it changed anything, and recurses into
+// subgraphs (If/Loop bodies). Every pass preserves the model's outputs up to float rounding;
+// tests/passes_test.cc runs models before and after each pass and compares.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "lib/ir/graph.h"
+
+namespace dyad {
+
+// Removes Identity nodes and inference-mode Dropout (whose mask is unused) by rewiring readers
+// to the node's input.
+bool remove_identity(Model& model);
+
+// Evaluates nodes whose inputs are all constant (initializers or Constant nodes) with the
+// executor's kernels and stores the results as initializers; Constant nodes become
+// initializers; Shape of a value whose shape is fully known becomes a constant. Results larger
+// than `max_bytes` are left to run time, so folding never bloats the file.
+bool fold_constants(Model& model, size_t max_bytes = size_t{16} << 20);
+
+// Folds inference BatchNormalization into a preceding Conv, Gemm or 2-D MatMul whose output it
+// alone reads: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta.
+bool fold_batchnorm(Model& model);
+
+// The standard preparation: remove_identity, fold_constants, fold_batchnorm, repeated until
+// nothing changes. Returns the names of the passes that changed the model, in order.
+std::vector<std::string> prepare_graph(Model& model);
+
+}  // namespace dyad

@@ -1,0 +1,117 @@
+// The compress command as a user runs it: help, inspect, run, and the bad-input contract
+// (one line on stderr naming the problem, exit 1 or 2 for usage, no output file).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "formats/onnx/onnx_io.h"
+#include "formats/onnx/onnx_text.h"
+#include "formats/tensor_io/npy.h"
+#include "lib/exec/executor.h"
+#include "tests/test_util.h"
+
+namespace dyad {
+namespace {
+
+namespace fs = std::filesystem;
+using test::run_command;
+
+std::string compress(const std::string& args) { return "'" + test::compress_binary() + "' " + args; }
+std::string model_path(const std::string& name) { return (test::testdata_dir() / "models" / (name + ".onnx")).string(); }
+std::string images() { return (test::testdata_dir() / "fmnist" / "test_64.npy").string(); }
+
+// A failure as the contract wants it: exit code, one line on stderr containing `fragment`.
+void expect_clean_failure(const test::CommandResult& r, int exit_code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, exit_code) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr must be one line: " << r.err;
+}
+
+TEST(Cli, HelpShowsExamples) {
+  const auto r = run_command(compress("--help"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Examples:"), std::string::npos);
+  EXPECT_NE(r.out.find("compress inspect model.onnx"), std::string::npos);
+}
+
+TEST(Cli, InspectPrintsShapesOpsParametersAndMacs) {
+  const auto r = run_command(compress("inspect " + model_path("resnet_small")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("input                    float    [batch,1,28,28]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BatchNormalization       9"), std::string::npos);
+  EXPECT_NE(r.out.find("Conv                     9"), std::string::npos);
+  // 16*1*3*3 + 9 convs ... : the parameter count of ResNetSmall as torch counts it (78,250 plus
+  // BatchNorm running statistics 2*(16*3+32*3+64*3) = 672) is 78.9 k; the 306 KiB are float32.
+  EXPECT_NE(r.out.find("parameters: "), std::string::npos);
+  // First conv: 16 outputs of 28x28, each a 3x3x1 window: 16*784*9 = 112,896 MACs.
+  EXPECT_NE(r.out.find("112.9 k"), std::string::npos) << r.out;
+}
+
+TEST(Cli, RunWritesEachOutputAsNpy) {
+  test::TempDir dir;
+  const auto r = run_command(compress("run " + model_path("lenet") + " --input " + images() + " --output-dir " + (dir / "out").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Tensor logits = read_npy(dir / "out" / "logits.npy");
+  const Model m = load_onnx(model_path("lenet"));
+  const Tensor expected = Executor(m).run({{"input", read_npy(images())}})[0];
+  EXPECT_EQ(test::max_abs_diff(logits, expected), 0.0);
+  // Named form of --input gives the same.
+  const auto named = run_command(compress("run " + model_path("lenet") + " --input input=" + images() + " -o " + (dir / "o2").string()));
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_EQ(test::read_file(dir / "out" / "logits.npy"), test::read_file(dir / "o2" / "logits.npy"));
+}
+
+TEST(Cli, TruncatedOrNonOnnxModel) {
+  test::TempDir dir;
+  const std::string bytes = test::read_file(model_path("mlp"));
+  std::ofstream(dir / "cut.onnx", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  expect_clean_failure(run_command(compress("inspect " + (dir / "cut.onnx").string())), 1, "not an ONNX model");
+  expect_clean_failure(run_command(compress("run " + (dir / "cut.onnx").string() + " --input " + images() + " -o " + (dir / "o").string())),
+                       1, "not an ONNX model");
+  EXPECT_FALSE(fs::exists(dir / "o"));
+  std::ofstream(dir / "notes.onnx") << "these are my notes\n";
+  expect_clean_failure(run_command(compress("inspect " + (dir / "notes.onnx").string())), 1, "not an ONNX model");
+}
+
+TEST(Cli, UnsupportedOpsAreListedWithTheirNodes) {
+  test::TempDir dir;
+  const Model m = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,2] x) => (float[2,2] y) {
+  a = Einsum <equation = "ij->ji"> (x)
+  b = Relu (a)
+  y = Trilu (b)
+})");
+  Model named = m;
+  named.graph.nodes[0].name = "transpose_by_einsum";
+  named.graph.nodes[2].name = "upper";
+  save_onnx(named, dir / "m.onnx");
+  Tensor x(DType::Float32, {2, 2});
+  write_npy(x, dir / "x.npy");
+  const auto r = run_command(compress("run " + (dir / "m.onnx").string() + " --input " + (dir / "x.npy").string() + " -o " + (dir / "o").string()));
+  expect_clean_failure(r, 1, "unsupported ops: Einsum (node 'transpose_by_einsum'); Trilu (node 'upper')");
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
+TEST(Cli, MissingOrMisShapedInputFile) {
+  test::TempDir dir;
+  const std::string run = "run " + model_path("lenet") + " -o " + (dir / "o").string();
+  expect_clean_failure(run_command(compress(run + " --input " + (dir / "absent.npy").string())), 1, "no such file");
+  write_npy(Tensor(DType::Float32, {2, 1, 32, 32}), dir / "big.npy");
+  expect_clean_failure(run_command(compress(run + " --input " + (dir / "big.npy").string())), 1,
+                       "input 'input' has shape [2,1,32,32] but the model expects [batch,1,28,28]");
+  write_npy(Tensor(DType::Int64, {2, 1, 28, 28}), dir / "ints.npy");
+  expect_clean_failure(run_command(compress(run + " --input " + (dir / "ints.npy").string())), 1, "has type int64");
+  expect_clean_failure(run_command(compress(run + " --input nosuch=" + images())), 2,
+                       "no input named 'nosuch' (its inputs: input)");
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
+  expect_clean_failure(run_command(compress("inspect")), 2, "model");
+  expect_clean_failure(run_command(compress("inspect " + model_path("lenet") + " --frobnicate")), 2, "frobnicate");
+  expect_clean_failure(run_command(compress("")), 2, "subcommand");
+}
+
+}  // namespace
+}  // namespace dyad

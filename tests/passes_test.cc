@@ -1,0 +1,167 @@
+// Each pass runs a model before and after and compares outputs, then checks the rewritten
+// graph (as ONNX Runtime's TransformerTester does).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "formats/onnx/onnx_io.h"
+#include "formats/onnx/onnx_text.h"
+#include "formats/tensor_io/npy.h"
+#include "lib/exec/executor.h"
+#include "lib/passes/passes.h"
+#include "tests/test_util.h"
+
+namespace dyad {
+namespace {
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) {
+    n += node.op_type == op;
+    for (const auto& [k, a] : node.attrs)
+      if (a.g) n += count_ops(*a.g, op);
+  }
+  return n;
+}
+
+Tensor random_tensor(Shape shape, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist;
+  Tensor t(DType::Float32, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// Runs both models on the same inputs; expects outputs equal within `rel` of their range.
+void expect_same_outputs(const Model& before, const Model& after, const std::map<std::string, Tensor>& inputs,
+                         double rel = 1e-5) {
+  const auto a = Executor(before).run(inputs), b = Executor(after).run(inputs);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_LE(test::max_abs_diff(a[i], b[i]), rel * std::max(test::value_range(a[i]), 1.0)) << "output " << i;
+}
+
+TEST(FoldBatchNorm, ResNetLosesEveryBatchNorm) {
+  const Model original = load_onnx(test::testdata_dir() / "models" / "resnet_small.onnx");
+  Model m = original;
+  ASSERT_EQ(count_ops(m.graph, "BatchNormalization"), 9);
+  EXPECT_TRUE(fold_batchnorm(m));
+  // torch exported two BatchNorm biases as Identity of a shared initializer: those parameters
+  // are not constants until the Identity goes, so two BatchNorms wait for remove_identity.
+  EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 2);
+  EXPECT_TRUE(remove_identity(m));
+  EXPECT_TRUE(fold_batchnorm(m));
+  EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 0);
+  EXPECT_EQ(count_ops(m.graph, "Conv"), 9);
+  expect_same_outputs(original, m, {{"input", read_npy(test::testdata_dir() / "fmnist" / "test_64.npy")}});
+}
+
+TEST(FoldBatchNorm, MobileNetDepthwiseConvs) {
+  const Model original = load_onnx(test::testdata_dir() / "models" / "mobilenet_v2_small.onnx");
+  Model m = original;
+  EXPECT_TRUE(fold_batchnorm(m));
+  EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 0);
+  expect_same_outputs(original, m, {{"input", read_npy(test::testdata_dir() / "fmnist" / "test_64.npy")}});
+}
+
+TEST(FoldBatchNorm, GemmAndTwoDimensionalMatMul) {
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[4,3] x) => (float[4,2] y, float[4,2] z)
+<float[2,3] w = {0.5, -1, 2, 1.5, 0.25, -0.75}, float[2] c = {0.1, -0.2},
+ float[3,2] v = {1, 2, -3, 0.5, 0.25, -1},
+ float[2] s = {1.5, 0.5}, float[2] b = {0.2, -0.3}, float[2] mu = {0.4, -0.1}, float[2] var = {0.9, 2.0}>
+{
+  g1 = Gemm <transB = 1, beta = 0.5> (x, w, c)
+  y = BatchNormalization <epsilon = 0.001> (g1, s, b, mu, var)
+  m1 = MatMul (x, v)
+  z = BatchNormalization (m1, s, b, mu, var)
+})");
+  Model m = original;
+  EXPECT_TRUE(fold_batchnorm(m));
+  EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 0);
+  EXPECT_EQ(count_ops(m.graph, "Gemm"), 2);
+  expect_same_outputs(original, m, {{"x", random_tensor({4, 3}, 7)}});
+}
+
+TEST(FoldBatchNorm, LeavesSharedProducersAlone) {
+  // The conv output is read by the BatchNorm and by a second consumer: folding would change it.
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,1,3,3] x) => (float[1,1,3,3] y, float[1,1,3,3] z)
+<float[1,1,1,1] w = {2.0}, float[1] s = {3.0}, float[1] b = {1.0}, float[1] mu = {0.0}, float[1] var = {1.0}>
+{ c = Conv(x, w) y = BatchNormalization(c, s, b, mu, var) z = Relu(c) })");
+  Model m = original;
+  EXPECT_FALSE(fold_batchnorm(m));
+  EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 1);
+}
+
+TEST(RemoveIdentity, RewiresReadersAndKeepsGraphOutputNames) {
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,3] x) => (float[2,3] y) { a = Identity(x) b = Relu(a) c = Neg(b) y = Dropout(c) })");
+  Model m = original;
+  EXPECT_TRUE(remove_identity(m));
+  EXPECT_EQ(count_ops(m.graph, "Identity"), 0);
+  EXPECT_EQ(count_ops(m.graph, "Dropout"), 0);
+  EXPECT_EQ(m.graph.outputs[0].name, "y");
+  EXPECT_EQ(m.graph.nodes.back().outputs[0], "y");
+  expect_same_outputs(original, m, {{"x", random_tensor({2, 3}, 1)}}, 0.0);
+}
+
+TEST(RemoveIdentity, RecursesIntoSubgraphs) {
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (bool c, float[2] x) => (float[2] y) {
+  y = If (c) < then_branch = t () => (float[2] r) { i = Identity(x) r = Neg(i) },
+               else_branch = e () => (float[2] r) { r = Abs(x) } >
+})");
+  Model m = original;
+  EXPECT_TRUE(remove_identity(m));
+  EXPECT_EQ(count_ops(m.graph, "Identity"), 0);
+  expect_same_outputs(original, m, {{"c", Tensor::scalar<bool>(true)}, {"x", random_tensor({2}, 3)}}, 0.0);
+}
+
+TEST(FoldConstants, EvaluatesConstantSubgraphsAndKnownShapes) {
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,6] x) => (float[3,4] y) {
+  k = Constant <value = float[6] {1, 2, 3, 4, 5, 6}> ()
+  k2 = Mul(k, k)
+  s = Shape(x)
+  n = ReduceProd <keepdims = 0> (s)
+  shp = Constant <value = int64[2] {3, -1}> ()
+  sum = Add(x, k2)
+  y = Reshape(sum, shp)
+})");
+  Model m = original;
+  EXPECT_TRUE(fold_constants(m));
+  // Constant, Mul, Shape and ReduceProd are gone; Add and Reshape of the real input remain.
+  EXPECT_EQ(m.graph.nodes.size(), 2u);
+  EXPECT_EQ(count_ops(m.graph, "Add"), 1);
+  ASSERT_TRUE(m.graph.initializers.count("k2"));
+  EXPECT_EQ(m.graph.initializers.at("k2").data<float>()[5], 36.0f);
+  EXPECT_FALSE(m.graph.initializers.count("n")) << "unused results are dropped";
+  expect_same_outputs(original, m, {{"x", random_tensor({2, 6}, 5)}}, 0.0);
+}
+
+TEST(FoldConstants, LeavesLargeResultsToRunTime) {
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[1] x) => (float[1000,1000] y) {
+  s = Constant <value = int64[2] {1000, 1000}> ()
+  big = ConstantOfShape <value = float[1] {1.0}> (s)
+  y = Add(big, x)
+})");
+  Model m = original;
+  fold_constants(m, 1 << 20);
+  EXPECT_EQ(count_ops(m.graph, "ConstantOfShape"), 1);
+}
+
+TEST(PrepareGraph, WholeModelsKeepTheirOutputs) {
+  for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"}) {
+    const Model original = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));
+    Model m = original;
+    prepare_graph(m);
+    EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 0) << name;
+    EXPECT_EQ(count_ops(m.graph, "Identity"), 0) << name;
+    expect_same_outputs(original, m, {{"input", read_npy(test::testdata_dir() / "fmnist" / "test_64.npy")}});
+  }
+}
+
+}  // namespace
+}  // namespace dyad

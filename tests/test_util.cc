@@ -1,0 +1,102 @@
+#include "tests/test_util.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "formats/tensor_io/npy.h"
+
+namespace dyad::test {
+
+fs::path source_dir() { return DYAD_SOURCE_DIR; }
+fs::path testdata_dir() { return source_dir() / "testdata"; }
+
+static fs::path cache_dir() {
+  if (const char* c = std::getenv("DYAD_CACHE")) return c;
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : "/tmp") / ".cache" / "dyad";
+}
+
+fs::path ocr_models_dir() {
+  const fs::path dir = cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets";
+  return fs::exists(dir / "ch_PP-OCRv4_rec_infer.onnx") ? dir : fs::path();
+}
+
+bool ort_available() { return fs::exists(cache_dir() / "ort" / "node_modules" / "onnxruntime-node" / "package.json"); }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() / ("dyad-test-" + std::to_string(rd()) + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+CommandResult run_command(const std::string& command_line) {
+  TempDir dir;
+  const std::string full = command_line + " > " + (dir / "out").string() + " 2> " + (dir / "err").string();
+  const int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(dir / "out");
+  r.err = read_file(dir / "err");
+  return r;
+}
+
+std::string compress_binary() { return DYAD_COMPRESS_BIN; }
+
+std::vector<Tensor> run_onnxruntime(const fs::path& model, const std::map<std::string, Tensor>& inputs,
+                                    const std::vector<std::string>& output_names, int threads) {
+  TempDir dir;
+  std::string cmd = "node " + (source_dir() / "tools" / "ort" / "ort_run.js").string() + " '" + model.string() +
+                    "' --out '" + (dir / "out").string() + "' --threads " + std::to_string(threads);
+  int i = 0;
+  for (const auto& [name, t] : inputs) {
+    const fs::path file = dir / ("in" + std::to_string(i++) + ".npy");
+    write_npy(t, file);
+    cmd += " '" + name + "=" + file.string() + "'";
+  }
+  const CommandResult r = run_command(cmd);
+  if (r.exit_code != 0) throw Error("onnxruntime failed: " + r.err);
+  std::vector<Tensor> outputs;
+  for (const auto& name : output_names) {
+    std::string file = name;
+    for (char& ch : file)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) ch = '_';
+    outputs.push_back(read_npy(dir / "out" / (file + ".npy")));
+  }
+  return outputs;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return 1e300;
+  double m = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(a.get_as_double(i) - b.get_as_double(i)));
+  return m;
+}
+
+double value_range(const Tensor& t) {
+  if (t.numel() == 0) return 0;
+  double lo = t.get_as_double(0), hi = lo;
+  for (int64_t i = 1; i < t.numel(); ++i) {
+    lo = std::min(lo, t.get_as_double(i));
+    hi = std::max(hi, t.get_as_double(i));
+  }
+  return hi - lo;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace dyad::test
