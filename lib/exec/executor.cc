@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <thread>
 
@@ -127,6 +128,13 @@ void Executor::compile() {
       steps_[static_cast<size_t>(last_use[slot])].release.push_back(static_cast<int>(slot));
 }
 
+std::vector<OpProfile> Executor::profile() const {
+  std::vector<OpProfile> result;
+  for (const auto& [op, p] : profile_) result.push_back(p);
+  std::sort(result.begin(), result.end(), [](const OpProfile& a, const OpProfile& b) { return a.milliseconds > b.milliseconds; });
+  return result;
+}
+
 const Executor& Executor::subgraph(const Graph* g) const {
   auto it = subgraphs_.find(g);
   DYAD_CHECK(it != subgraphs_.end());
@@ -196,8 +204,15 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObs
       ctx.inputs.push_back(&t);
     }
     ctx.outputs.resize(step.outputs.size());
+    const auto start = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     if (needs_float16_upcast(ctx)) run_with_float16_upcast(ctx, step.kernel);
     else step.kernel(ctx);
+    if (options_.profile) {
+      OpProfile& p = profile_[step.node->op_type];
+      p.op_type = step.node->op_type;
+      p.milliseconds += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      ++p.calls;
+    }
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       if (step.outputs[o] < 0) continue;
       if (!ctx.outputs[o].defined() && o == 0) fail("{}: produced no output", step.node->label());

@@ -23,6 +23,14 @@ namespace dyad {
 
 struct ExecOptions {
   int threads = 0;  // 0: all cores
+  bool profile = false;  // accumulate wall time per op type (see Executor::profile())
+};
+
+// Wall time spent per op type over all run() calls of a profiling executor.
+struct OpProfile {
+  std::string op_type;
+  double milliseconds = 0;
+  int64_t calls = 0;
 };
 
 // Called with every value a node produces (calibration observers hook in here).
@@ -42,6 +50,8 @@ class Executor {
   std::vector<Tensor> run_subgraph(const std::function<const Tensor*(const std::string&)>& scope) const;
 
   const Graph& graph() const { return graph_; }
+  // Per-op-type totals, most expensive first (empty unless options.profile).
+  std::vector<OpProfile> profile() const;
   // The compiled executor of a subgraph attribute of one of this graph's nodes.
   const Executor& subgraph(const Graph* g) const;
 
@@ -67,6 +77,7 @@ class Executor {
   std::vector<int> input_slots_, output_slots_, captured_slots_;
   std::vector<std::pair<int, Tensor>> constants_;  // initializers
   std::map<const Graph*, std::unique_ptr<Executor>> subgraphs_;
+  mutable std::map<std::string, OpProfile> profile_;
 };
 
 // Applies the thread count to OpenMP and Eigen (0: hardware concurrency).

@@ -1,21 +1,73 @@
 #include "lib/ir/tensor.h"
 
+#include <fmt/ranges.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 
 namespace dyad {
 
 namespace {
 
-std::shared_ptr<uint8_t[]> allocate_zeroed(size_t bytes) {
-  // 64-byte alignment keeps AVX-512 loads of any tensor aligned; at least 64 bytes so that
-  // empty tensors still have a valid, distinct pointer.
-  const size_t rounded = ((bytes + 63) / 64) * 64 + 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) fail("out of memory allocating {} bytes", bytes);
-  std::memset(p, 0, rounded);
-  return std::shared_ptr<uint8_t[]>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+// A cache of freed buffers by power-of-two size class. Executors allocate one tensor per op
+// output; without the cache every large allocation is a fresh mmap whose pages fault in on first
+// write, which cost more than the arithmetic of elementwise ops. The cache is bounded so memory
+// stays near the executor's live set.
+class BufferCache {
+ public:
+  static BufferCache& instance() {
+    static BufferCache* cache = new BufferCache;  // never destroyed: tensors may outlive statics
+    return *cache;
+  }
+  uint8_t* take(size_t bytes, size_t& capacity) {
+    capacity = round_up(bytes);
+    const int cls = size_class(capacity);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto& list = free_[cls];
+      if (!list.empty()) {
+        uint8_t* p = list.back();
+        list.pop_back();
+        cached_bytes_ -= capacity;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, capacity);
+    if (!p) fail("out of memory allocating {} bytes", bytes);
+    return static_cast<uint8_t*>(p);
+  }
+  void give(uint8_t* p, size_t capacity) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_bytes_ + capacity <= kMaxCachedBytes) {
+        free_[size_class(capacity)].push_back(p);
+        cached_bytes_ += capacity;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  static constexpr size_t kMaxCachedBytes = size_t{256} << 20;
+  static size_t round_up(size_t bytes) {
+    size_t c = 64;
+    while (c < bytes + 64) c <<= 1;  // +64: never zero, and room for vector over-reads
+    return c;
+  }
+  static int size_class(size_t capacity) { return __builtin_ctzll(capacity); }
+  std::mutex mutex_;
+  std::vector<uint8_t*> free_[64];
+  size_t cached_bytes_ = 0;
+};
+
+std::shared_ptr<uint8_t[]> allocate(size_t bytes, bool zero) {
+  size_t capacity = 0;
+  uint8_t* p = BufferCache::instance().take(bytes, capacity);
+  if (zero) std::memset(p, 0, bytes);
+  return std::shared_ptr<uint8_t[]>(p, [capacity](uint8_t* q) { BufferCache::instance().give(q, capacity); });
 }
 
 }  // namespace
@@ -33,17 +85,19 @@ int64_t shape_numel(const Shape& shape) {
 }
 
 std::string shape_to_string(const Shape& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
+  return fmt::format("[{}]", fmt::join(shape, ","));
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
+
+Tensor::Tensor(DType dtype, Shape shape, bool zero) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   const size_t bytes = dtype_storage_bytes(dtype_, numel_);
   if (bytes > (size_t{1} << 40)) fail("tensor of {} bytes is too large", bytes);
-  storage_ = allocate_zeroed(bytes);
+  storage_ = allocate(bytes, zero);
 }
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
 
 Tensor Tensor::reshaped(Shape shape) const {
   Tensor t = *this;

@@ -26,6 +26,9 @@ class Tensor {
   Tensor() = default;
   // Allocates zero-filled storage.
   Tensor(DType dtype, Shape shape);
+  // Allocates without clearing: for kernels that write every element. Saves a full pass over
+  // memory per op.
+  static Tensor uninitialized(DType dtype, Shape shape);
 
   template <typename T>
   static Tensor scalar(T value) {
@@ -77,6 +80,8 @@ class Tensor {
   Shape shape_;
   int64_t numel_ = 0;
   std::shared_ptr<uint8_t[]> storage_;
+
+  Tensor(DType dtype, Shape shape, bool zero);
 };
 
 // Packed 4-bit helpers (ONNX order: even element in the low nibble).

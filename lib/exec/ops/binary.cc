@@ -49,7 +49,7 @@ template <typename Op>
 void arithmetic(KernelContext& c, Op op) {
   const Tensor &a = c.in(0), &b = c.in(1);
   if (a.dtype() != b.dtype()) c.fail("input types differ: {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-  Tensor out(a.dtype(), broadcast_shapes(c, a.shape(), b.shape()));
+  Tensor out = Tensor::uninitialized(a.dtype(), broadcast_shapes(c, a.shape(), b.shape()));
   dispatch_numeric(c, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     broadcast_binary<T, T, T>(a, b, out, [&](T x, T y) { return static_cast<T>(op(x, y)); });
@@ -100,7 +100,7 @@ void op_bitshift(KernelContext& c) {
 
 void op_pow(KernelContext& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
-  Tensor out(a.dtype(), broadcast_shapes(c, a.shape(), b.shape()));
+  Tensor out = Tensor::uninitialized(a.dtype(), broadcast_shapes(c, a.shape(), b.shape()));
   dispatch_numeric(c, a.dtype(), [&](auto ta) {
     using TA = decltype(ta);
     dispatch_numeric(c, b.dtype(), [&](auto tb) {
@@ -118,7 +118,7 @@ template <typename Op>
 void comparison(KernelContext& c, Op op) {
   const Tensor &a = c.in(0), &b = c.in(1);
   if (a.dtype() != b.dtype()) c.fail("input types differ: {} and {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
-  Tensor out(DType::Bool, broadcast_shapes(c, a.shape(), b.shape()));
+  Tensor out = Tensor::uninitialized(DType::Bool, broadcast_shapes(c, a.shape(), b.shape()));
   dispatch_all(c, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     broadcast_binary<T, T, uint8_t>(a, b, out, [&](T x, T y) { return static_cast<uint8_t>(op(x, y)); });
@@ -136,7 +136,7 @@ template <typename Op>
 void logical(KernelContext& c, Op op) {
   const Tensor &a = c.in(0), &b = c.in(1);
   if (a.dtype() != DType::Bool || b.dtype() != DType::Bool) c.fail("expects bool inputs");
-  Tensor out(DType::Bool, broadcast_shapes(c, a.shape(), b.shape()));
+  Tensor out = Tensor::uninitialized(DType::Bool, broadcast_shapes(c, a.shape(), b.shape()));
   broadcast_binary<uint8_t, uint8_t, uint8_t>(a, b, out, [&](uint8_t x, uint8_t y) { return static_cast<uint8_t>(op(x != 0, y != 0)); });
   c.outputs[0] = std::move(out);
 }
@@ -151,7 +151,7 @@ void variadic(KernelContext& c, Op op, bool mean = false) {
   Tensor acc = c.in(0);
   for (size_t i = 1; i < c.num_inputs(); ++i) {
     const Tensor& b = c.in(i);
-    Tensor out(acc.dtype(), broadcast_shapes(c, acc.shape(), b.shape()));
+    Tensor out = Tensor::uninitialized(acc.dtype(), broadcast_shapes(c, acc.shape(), b.shape()));
     dispatch_numeric(c, acc.dtype(), [&](auto tag) {
       using T = decltype(tag);
       broadcast_binary<T, T, T>(acc, b, out, [&](T x, T y) { return static_cast<T>(op(x, y)); });
@@ -194,7 +194,7 @@ void op_prelu(KernelContext& c) {
     s[0] = slope.dim(0);
     slope = slope.reshaped(s);
   }
-  Tensor out(x.dtype(), broadcast_shapes(c, x.shape(), slope.shape()));
+  Tensor out = Tensor::uninitialized(x.dtype(), broadcast_shapes(c, x.shape(), slope.shape()));
   dispatch_numeric(c, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     broadcast_binary<T, T, T>(x, slope, out, [](T v, T s) { return v < T(0) ? static_cast<T>(v * s) : v; });
@@ -205,7 +205,7 @@ void op_prelu(KernelContext& c) {
 void op_where(KernelContext& c) {
   const Tensor &cond = c.in(0), &x = c.in(1), &y = c.in(2);
   Shape shape = broadcast_shapes(c, broadcast_shapes(c, cond.shape(), x.shape()), y.shape());
-  Tensor out(x.dtype(), shape);
+  Tensor out = Tensor::uninitialized(x.dtype(), shape);
   dispatch_all(c, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     broadcast_ternary<uint8_t, T, T, T>(cond, x, y, out, [](uint8_t k, T a, T b) { return k ? a : b; });
@@ -215,7 +215,7 @@ void op_where(KernelContext& c) {
 
 void op_clip(KernelContext& c) {
   const Tensor& x = c.in(0);
-  Tensor out(x.dtype(), x.shape());
+  Tensor out = Tensor::uninitialized(x.dtype(), x.shape());
   dispatch_numeric(c, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();

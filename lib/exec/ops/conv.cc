@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "lib/exec/gemm.h"
+#include "lib/exec/sgemm_tile.h"
 #include "lib/exec/ops/conv_geometry.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
@@ -15,22 +16,30 @@ namespace {
 std::vector<int64_t> spatial(const Shape& s) { return {s.begin() + 2, s.end()}; }
 
 // Depthwise 2-D convolution (one input channel per group, one output per group): a direct loop
-// is several times faster than im2col + a 1-row GEMM per channel.
+// is several times faster than im2col + a 1-row GEMM per channel. Each kernel tap adds a scaled
+// input row segment to the output row; the segment's valid range is computed once per tap, so the
+// inner loop has no bounds tests and vectorizes.
 template <typename T>
 void depthwise2d(const WindowGeometry& g, const T* x, const T* w, T* y) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t sw = g.stride[1], pw = g.pad_begin[1], dw = g.dilation[1];
   for (int64_t oh = 0; oh < OH; ++oh) {
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      T acc = 0;
-      for (int64_t kh = 0; kh < KH; ++kh) {
-        const int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
-        if (ih < 0 || ih >= H) continue;
-        for (int64_t kw = 0; kw < KW; ++kw) {
-          const int64_t iw = ow * g.stride[1] - g.pad_begin[1] + kw * g.dilation[1];
-          if (iw >= 0 && iw < W) acc += x[ih * W + iw] * w[kh * KW + kw];
-        }
+    T* out = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) out[ow] = T(0);
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
+      if (ih < 0 || ih >= H) continue;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const T wv = w[kh * KW + kw];
+        const int64_t off = kw * dw - pw;  // input column of output ow is ow * sw + off
+        const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, OW);
+        const int64_t hi = std::clamp<int64_t>(W - off > 0 ? (W - off + sw - 1) / sw : 0, lo, OW);
+        const T* src = x + ih * W + off;
+        if (sw == 1)
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * src[ow];
+        else
+          for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * src[ow * sw];
       }
-      y[oh * OW + ow] = acc;
     }
   }
 }
@@ -45,7 +54,7 @@ void conv_float(KernelContext& c) {
   WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
   Shape out_shape{N, M};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);  // every element is written by the GEMM or depthwise loop
   const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
   const T* xp = x.data<T>();
   const T* wp = w.data<T>();
@@ -55,26 +64,62 @@ void conv_float(KernelContext& c) {
   for (size_t d = 0; d < g.in.size(); ++d)
     pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.pad_end[d] == 0;
 
-  auto image = [&](int64_t n, T* col) {
-    for (int64_t gi = 0; gi < group; ++gi) {
-      const T* xg = xp + (n * C + gi * Cg) * in_size;
-      T* yg = yp + (n * M + gi * Mg) * out_size;
-      const T* wg = wp + gi * Mg * K;
-      if (depthwise) {
-        depthwise2d(g, xg, wg, yg);
-        continue;
-      }
-      const T* b = xg;
-      if (!pointwise) {
-        im2col(g, Cg, xg, T(0), col);
-        b = col;
-      }
-      gemm<T>(false, false, Mg, out_size, K, T(1), wg, K, b, out_size, T(0), yg, out_size);
+  bool bias_done = false;
+  if constexpr (std::is_same_v<T, float>) {
+    const SgemmTileFn tile = depthwise ? nullptr : sgemm_tile_best();
+    if (tile) {
+    // Register-tiled kernel reading the im2col matrix in place, bias fused into the tiles.
+    const T* bias = c.has(2) ? c.in(2).template data<T>() : nullptr;
+    std::vector<std::vector<float>> packed(static_cast<size_t>(group));
+    for (int64_t gi = 0; gi < group; ++gi) packed[static_cast<size_t>(gi)] = sgemm_pack_a(wp + gi * Mg * K, Mg, K, K);
+    auto run_group = [&](int64_t n, int64_t gi, const T* col, int64_t n_begin, int64_t n_end) {
+      tile(packed[static_cast<size_t>(gi)].data(), Mg, K, col, out_size, n_begin, n_end,
+           yp + (n * M + gi * Mg) * out_size, out_size, bias ? bias + gi * Mg : nullptr);
+    };
+    const int threads = omp_get_max_threads();
+    // Stride-1 convs whose output is as large as the input read the input in place.
+    const bool same = g.in.size() == 2 && g.stride[0] == 1 && g.stride[1] == 1 && g.out == g.in;
+    if (same) {
+      const SameConvShape shape{Cg, g.in[0], g.in[1], g.kernel[0], g.kernel[1], g.pad_begin[0], g.pad_begin[1],
+                                g.dilation[0], g.dilation[1]};
+      const int64_t panels = (out_size + kSgemmCols - 1) / kSgemmCols;
+      parallel_for(N * group * panels, Mg * K * kSgemmCols, [&](int64_t b, int64_t e) {
+        for (int64_t item = b; item < e; ++item) {
+          const int64_t n = item / (group * panels), gi = (item / panels) % group, panel = item % panels;
+          same_conv_avx512(packed[static_cast<size_t>(gi)].data(), Mg, shape, xp + (n * C + gi * Cg) * in_size,
+                           panel * kSgemmCols, std::min((panel + 1) * kSgemmCols, out_size),
+                           yp + (n * M + gi * Mg) * out_size, bias ? bias + gi * Mg : nullptr);
+        }
+      });
+    } else if (N >= threads) {  // one image per thread
+      parallel_for(N, M * K * out_size, [&](int64_t b, int64_t e) {
+        std::vector<T> col(pointwise ? 0 : static_cast<size_t>(K * out_size));
+        for (int64_t n = b; n < e; ++n)
+          for (int64_t gi = 0; gi < group; ++gi) {
+            const T* xg = xp + (n * C + gi * Cg) * in_size;
+            if (!pointwise) im2col(g, Cg, xg, T(0), col.data());
+            run_group(n, gi, pointwise ? xg : col.data(), 0, out_size);
+          }
+      });
+    } else {  // few images: split each image's columns across threads
+      std::vector<T> col(pointwise ? 0 : static_cast<size_t>(K * out_size));
+      const int64_t panels = (out_size + kSgemmCols - 1) / kSgemmCols;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t gi = 0; gi < group; ++gi) {
+          const T* xg = xp + (n * C + gi * Cg) * in_size;
+          if (!pointwise) im2col(g, Cg, xg, T(0), col.data());
+          const T* bmat = pointwise ? xg : col.data();
+          parallel_for(panels, Mg * K * kSgemmCols, [&](int64_t b, int64_t e) {
+            run_group(n, gi, bmat, b * kSgemmCols, std::min(e * kSgemmCols, out_size));
+          });
+        }
     }
-  };
-  const int threads = omp_get_max_threads();
-  const size_t col_elems = (pointwise || depthwise) ? 1 : static_cast<size_t>(K * out_size);
-  if (depthwise) {
+    bias_done = true;
+    }
+  }
+  if (bias_done) {
+    // done by the tiled kernel
+  } else if (depthwise) {
     // Parallel over (image, channel) planes.
     parallel_for(N * C, g.kernel_size() * out_size, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
@@ -82,17 +127,48 @@ void conv_float(KernelContext& c) {
         depthwise2d(g, xp + (n * C + ch) * in_size, wp + ch * g.kernel_size(), yp + (n * M + ch) * out_size);
       }
     });
-  } else if (N >= threads && threads > 1) {
-    // Enough images to give each thread its own: one single-threaded GEMM per image.
-    parallel_for(N, M * K * out_size, [&](int64_t b, int64_t e) {
-      std::vector<T> col(col_elems);
-      for (int64_t n = b; n < e; ++n) image(n, col.data());
-    });
+  } else if (N == 1 && pointwise) {
+    for (int64_t gi = 0; gi < group; ++gi)  // the input planes already are the GEMM operand
+      gemm<T>(false, false, Mg, out_size, K, T(1), wp + gi * Mg * K, K, xp + gi * Cg * in_size, out_size, T(0),
+              yp + gi * Mg * out_size, out_size);
   } else {
-    std::vector<T> col(col_elems);
-    for (int64_t n = 0; n < N; ++n) image(n, col.data());
+    // Several images side by side in one [K, images * out_size] matrix, so that each group is
+    // one wide GEMM (which Eigen splits well across threads) instead of many narrow ones. Images
+    // are taken in chunks that keep the matrix near 32 MiB.
+    const int64_t per_image = K * out_size;
+    const int64_t chunk = std::clamp<int64_t>((int64_t{8} << 20) / std::max<int64_t>(per_image, 1), 1, N);
+    std::vector<T> col(static_cast<size_t>(per_image * chunk));
+    std::vector<T> out(N == 1 ? 0 : static_cast<size_t>(Mg * out_size * chunk));
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+      const int64_t images = std::min(chunk, N - n0), width = images * out_size;
+      for (int64_t gi = 0; gi < group; ++gi) {
+        for (int64_t i = 0; i < images; ++i) {
+          const T* xg = xp + ((n0 + i) * C + gi * Cg) * in_size;
+          if (pointwise) {
+            for (int64_t ch = 0; ch < Cg; ++ch)
+              std::copy(xg + ch * in_size, xg + (ch + 1) * in_size, col.data() + ch * width + i * out_size);
+          } else {
+            im2col(g, Cg, xg, T(0), col.data() + i * out_size, width);
+          }
+        }
+        const T* wg = wp + gi * Mg * K;
+        if (images == 1) {  // write straight into the output
+          gemm<T>(false, false, Mg, out_size, K, T(1), wg, K, col.data(), out_size, T(0),
+                  yp + (n0 * M + gi * Mg) * out_size, out_size);
+          continue;
+        }
+        gemm<T>(false, false, Mg, width, K, T(1), wg, K, col.data(), width, T(0), out.data(), width);
+        parallel_for(images * Mg, out_size, [&](int64_t b, int64_t e) {
+          for (int64_t j = b; j < e; ++j) {
+            const int64_t i = j / Mg, m = j % Mg;
+            const T* src = out.data() + m * width + i * out_size;
+            std::copy(src, src + out_size, yp + ((n0 + i) * M + gi * Mg + m) * out_size);
+          }
+        });
+      }
+    }
   }
-  if (c.has(2)) {
+  if (c.has(2) && !bias_done) {
     const T* bias = c.in(2).data<T>();
     parallel_for(N * M, out_size, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {

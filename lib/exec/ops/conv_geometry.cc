@@ -6,6 +6,11 @@
 
 namespace dyad::ops {
 
+namespace {
+// Ceiling of a / b for b > 0 and any sign of a.
+int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+}  // namespace
+
 int64_t WindowGeometry::in_size() const { return shape_numel(in); }
 int64_t WindowGeometry::out_size() const { return shape_numel(out); }
 int64_t WindowGeometry::kernel_size() const { return shape_numel(kernel); }
@@ -47,8 +52,9 @@ WindowGeometry window_geometry(const KernelContext& ctx, const std::vector<int64
 }
 
 template <typename T>
-void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col) {
+void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col, int64_t col_stride) {
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
+  if (col_stride == 0) col_stride = out_size;
   const size_t rank = g.in.size();
   if (rank == 2) {
     const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
@@ -58,19 +64,25 @@ void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col
       for (int64_t row = rb; row < re; ++row) {
         const int64_t c = row / (KH * KW), kh = (row / KW) % KH, kw = row % KW;
         const T* plane = x + c * in_size;
-        T* dst = col + row * out_size;
+        T* dst = col + row * col_stride;
+        // Output columns whose input column is inside [0, W) form one range [lo, hi) that
+        // depends only on kw, so the bounds test leaves the inner loops.
+        const int64_t lo = std::clamp<int64_t>(ceil_div(pw - kw * dw, sw), 0, OW);
+        const int64_t hi = std::clamp<int64_t>(ceil_div(W + pw - kw * dw, sw), lo, OW);
         for (int64_t oh = 0; oh < OH; ++oh) {
           const int64_t ih = oh * sh - ph + kh * dh;
           T* d = dst + oh * OW;
           if (ih < 0 || ih >= H) {
-            std::fill(d, d + OW, pad);
+            for (int64_t ow = 0; ow < OW; ++ow) d[ow] = pad;
             continue;
           }
-          const T* src = plane + ih * W;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const int64_t iw = ow * sw - pw + kw * dw;
-            d[ow] = (iw >= 0 && iw < W) ? src[iw] : pad;
-          }
+          const T* src = plane + ih * W + kw * dw - pw;  // src[ow * sw] is the input for ow
+          for (int64_t ow = 0; ow < lo; ++ow) d[ow] = pad;
+          if (sw == 1)
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow];
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * sw];
+          for (int64_t ow = hi; ow < OW; ++ow) d[ow] = pad;
         }
       }
     });
@@ -98,7 +110,7 @@ void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col
           }
           offset = offset * g.in[d] + i;
         }
-        col[row * out_size + p] = inside ? x[c * in_size + offset] : pad;
+        col[row * col_stride + p] = inside ? x[c * in_size + offset] : pad;
         for (size_t d = rank; d-- > 0;) {
           if (++o[d] < g.out[d]) break;
           o[d] = 0;
@@ -145,9 +157,9 @@ void col2im(const WindowGeometry& g, int64_t channels, const T* col, T* y) {
   });
 }
 
-template void im2col<float>(const WindowGeometry&, int64_t, const float*, float, float*);
-template void im2col<double>(const WindowGeometry&, int64_t, const double*, double, double*);
-template void im2col<int32_t>(const WindowGeometry&, int64_t, const int32_t*, int32_t, int32_t*);
+template void im2col<float>(const WindowGeometry&, int64_t, const float*, float, float*, int64_t);
+template void im2col<double>(const WindowGeometry&, int64_t, const double*, double, double*, int64_t);
+template void im2col<int32_t>(const WindowGeometry&, int64_t, const int32_t*, int32_t, int32_t*, int64_t);
 template void col2im<float>(const WindowGeometry&, int64_t, const float*, float*);
 template void col2im<double>(const WindowGeometry&, int64_t, const double*, double*);
 

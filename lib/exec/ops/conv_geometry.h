@@ -19,10 +19,11 @@ struct WindowGeometry {
 WindowGeometry window_geometry(const KernelContext& ctx, const std::vector<int64_t>& in,
                                const std::vector<int64_t>& kernel, bool ceil_mode = false);
 
-// col[(c * K + k) * out_size + o] = x[c] at the input position of kernel tap k for output o, or
-// `pad` outside the input. x holds `channels` planes of in_size elements.
+// col[(c * K + k) * col_stride + o] = x[c] at the input position of kernel tap k for output o,
+// or `pad` outside the input. x holds `channels` planes of in_size elements. col_stride 0 means
+// out_size (one image); a larger stride places several images side by side in one matrix.
 template <typename T>
-void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col);
+void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col, int64_t col_stride = 0);
 
 // The adjoint of im2col: y[c] += col at each tap's position (ConvTranspose). y must be zeroed.
 template <typename T>

@@ -81,7 +81,7 @@ MatMulPlan plan_matmul(const KernelContext& c, const Shape& sa_in, const Shape& 
 void op_matmul(KernelContext& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
   const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
-  Tensor y(a.dtype(), p.out_shape);
+  Tensor y = Tensor::uninitialized(a.dtype(), p.out_shape);
   dispatch_float(c, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Many small products (attention heads): one thread each; few large ones: Eigen threads.

@@ -1,5 +1,6 @@
 // Normalizations: BatchNormalization (inference and training mode), LayerNormalization,
 // InstanceNormalization. Statistics accumulate in double so long rows stay accurate.
+#include <Eigen/Core>
 #include <cmath>
 
 #include "lib/exec/ops/op_util.h"
@@ -34,7 +35,7 @@ void batch_norm(KernelContext& c) {
     mean[static_cast<size_t>(ch)] = s / count;
     var[static_cast<size_t>(ch)] = s2 / count - (s / count) * (s / count);
   }
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   parallel_for(N * C, plane, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const int64_t ch = i % C;
@@ -72,26 +73,33 @@ void layer_norm(KernelContext& c) {
   const Tensor& scale = c.in(1);
   const Tensor* bias = c.has(2) ? &c.in(2) : nullptr;
   if (scale.numel() != cols && scale.numel() != 1) c.fail("scale has {} elements, expected {}", scale.numel(), cols);
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   Shape stat_shape = x.shape();
   for (int d = axis; d < x.rank(); ++d) stat_shape[static_cast<size_t>(d)] = 1;
   Tensor mean_out(x.dtype(), stat_shape), inv_std_out(x.dtype(), stat_shape);
   parallel_for(rows, cols * 4, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const T* src = x.data<T>() + r * cols;
-      double s = 0;
-      for (int64_t j = 0; j < cols; ++j) s += static_cast<double>(src[j]);
-      const double mean = s / static_cast<double>(cols);
-      double s2 = 0;
-      for (int64_t j = 0; j < cols; ++j) s2 += (static_cast<double>(src[j]) - mean) * (static_cast<double>(src[j]) - mean);
-      const double inv_std = 1.0 / std::sqrt(s2 / static_cast<double>(cols) + eps);
+      // Two passes in the input precision (mean, then squared deviations): exact enough for
+      // rows of normal width and vectorizable, unlike a double accumulator.
+      T s = 0;
+      for (int64_t j = 0; j < cols; ++j) s += src[j];
+      const T mean = s / static_cast<T>(cols);
+      T s2 = 0;
+      for (int64_t j = 0; j < cols; ++j) s2 += (src[j] - mean) * (src[j] - mean);
+      const T inv_std = T(1) / std::sqrt(s2 / static_cast<T>(cols) + static_cast<T>(eps));
       T* dst = y.data<T>() + r * cols;
       const T* sc = scale.data<T>();
-      const bool scalar_scale = scale.numel() == 1;
-      for (int64_t j = 0; j < cols; ++j) {
-        double v = (static_cast<double>(src[j]) - mean) * inv_std * static_cast<double>(sc[scalar_scale ? 0 : j]);
-        if (bias) v += static_cast<double>(bias->data<T>()[bias->numel() == 1 ? 0 : j]);
-        dst[j] = static_cast<T>(v);
+      const T* bi = bias ? bias->data<T>() : nullptr;
+      const bool scalar_scale = scale.numel() == 1, scalar_bias = bias && bias->numel() == 1;
+      if (!scalar_scale && bi && !scalar_bias) {
+        for (int64_t j = 0; j < cols; ++j) dst[j] = (src[j] - mean) * inv_std * sc[j] + bi[j];
+      } else {
+        for (int64_t j = 0; j < cols; ++j) {
+          T v = (src[j] - mean) * inv_std * sc[scalar_scale ? 0 : j];
+          if (bi) v += bi[scalar_bias ? 0 : j];
+          dst[j] = v;
+        }
       }
       mean_out.data<T>()[r] = static_cast<T>(mean);
       inv_std_out.data<T>()[r] = static_cast<T>(inv_std);
@@ -112,7 +120,7 @@ void instance_norm(KernelContext& c) {
   if (x.rank() < 3) c.fail("input must be at least 3-D");
   const float eps = c.node.get_float("epsilon", 1e-5f);
   const int64_t C = x.dim(1), planes = x.dim(0) * C, size = x.numel() / std::max<int64_t>(planes, 1);
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   parallel_for(planes, size * 4, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
       const T* src = x.data<T>() + p * size;
@@ -144,7 +152,7 @@ void softmax(KernelContext& c) {
     else if (d == axis || c.opset < 13) dim *= x.dim(d);
     else inner *= x.dim(d);
   }
-  Tensor y(x.dtype(), x.shape());
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
   dispatch_float(c, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     parallel_for(outer * inner, dim * 8, [&](int64_t b, int64_t e) {
@@ -155,10 +163,17 @@ void softmax(KernelContext& c) {
         T mx = src[0];
         for (int64_t j = 1; j < dim; ++j) mx = std::max(mx, src[j * inner]);
         T sum = 0;
-        for (int64_t j = 0; j < dim; ++j) {
-          const T ev = std::exp(src[j * inner] - mx);
-          dst[j * inner] = ev;
-          sum += ev;
+        if (inner == 1) {  // contiguous row: vectorized exp
+          using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+          Eigen::Map<Array> row(dst, dim);
+          row = (Eigen::Map<const Array>(src, dim) - mx).exp();
+          sum = row.sum();
+        } else {
+          for (int64_t j = 0; j < dim; ++j) {
+            const T ev = std::exp(src[j * inner] - mx);
+            dst[j * inner] = ev;
+            sum += ev;
+          }
         }
         if constexpr (kLog) {
           const T ls = std::log(sum);

@@ -24,7 +24,7 @@ void pool(KernelContext& c, PoolKind kind) {
   const size_t rank = in.size();
   Shape out_shape{x.dim(0), x.dim(1)};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   Tensor indices;
   const bool want_indices = kind == PoolKind::Max && c.outputs.size() > 1;
   if (want_indices) indices = Tensor(DType::Int64, out_shape);

@@ -72,7 +72,7 @@ Tensor transpose(const KernelContext& c, const Tensor& x, const std::vector<int6
     out_shape[static_cast<size_t>(d)] = x.dim(p);
     stride_for_out[static_cast<size_t>(d)] = in_strides[static_cast<size_t>(p)];
   }
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   const size_t es = element_size(c, x.dtype());
   const int64_t n = x.numel();
   if (n == 0) return y;
@@ -155,7 +155,7 @@ void op_concat(KernelContext& c) {
         c.fail("input {} has shape {}, incompatible with {}", i, shape_to_string(t.shape()), shape_to_string(first.shape()));
     out_shape[static_cast<size_t>(axis)] += t.dim(axis);
   }
-  Tensor y(first.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(first.dtype(), out_shape);
   const size_t es = element_size(c, first.dtype());
   int64_t outer = 1;
   for (int d = 0; d < axis; ++d) outer *= out_shape[static_cast<size_t>(d)];

@@ -1,4 +1,8 @@
-// Elementwise ops of one input: math functions and activations.
+// Elementwise ops of one input: math functions and activations. Transcendental float ops run
+// on Eigen's vectorized array functions (exp, log, erf, tanh, logistic; a few ulp from libm),
+// others in plain loops the compiler vectorizes.
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
 #include <cmath>
 #include <limits>
 
@@ -15,7 +19,7 @@ void unary_float(KernelContext& ctx, Fn fn) {
   const Tensor& x = ctx.in(0);
   dispatch_float(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    Tensor y(x.dtype(), x.shape());
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
     const T* a = x.data<T>();
     T* o = y.data<T>();
     parallel_for(x.numel(), 8, [&](int64_t b, int64_t e) {
@@ -31,7 +35,7 @@ void unary_numeric(KernelContext& ctx, Fn fn) {
   const Tensor& x = ctx.in(0);
   dispatch_numeric(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    Tensor y(x.dtype(), x.shape());
+    Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
     const T* a = x.data<T>();
     T* o = y.data<T>();
     parallel_for(x.numel(), 2, [&](int64_t b, int64_t e) {
@@ -39,6 +43,20 @@ void unary_numeric(KernelContext& ctx, Fn fn) {
     });
     ctx.outputs[0] = std::move(y);
   });
+}
+
+// y = fn(x) on float data through Eigen arrays; double falls back to the scalar lambda.
+template <typename ArrayFn, typename ScalarFn>
+void unary_vectorized(KernelContext& ctx, ArrayFn array_fn, ScalarFn scalar_fn) {
+  const Tensor& x = ctx.in(0);
+  if (x.dtype() != DType::Float32) return unary_float(ctx, scalar_fn);
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  const float* a = x.data<float>();
+  float* o = y.data<float>();
+  parallel_for(x.numel(), 16, [&](int64_t b, int64_t e) {
+    Eigen::Map<Eigen::ArrayXf>(o + b, e - b) = array_fn(Eigen::Map<const Eigen::ArrayXf>(a + b, e - b));
+  });
+  ctx.outputs[0] = std::move(y);
 }
 
 template <typename T>
@@ -60,10 +78,18 @@ void op_ceil(KernelContext& c) { unary_float(c, [](auto v) { return std::ceil(v)
 void op_round(KernelContext& c) { unary_float(c, [](auto v) { return std::nearbyint(v); }); }  // half to even
 void op_sqrt(KernelContext& c) { unary_float(c, [](auto v) { return std::sqrt(v); }); }
 void op_reciprocal(KernelContext& c) { unary_float(c, [](auto v) { return decltype(v)(1) / v; }); }
-void op_exp(KernelContext& c) { unary_float(c, [](auto v) { return std::exp(v); }); }
-void op_log(KernelContext& c) { unary_float(c, [](auto v) { return std::log(v); }); }
-void op_erf(KernelContext& c) { unary_float(c, [](auto v) { return std::erf(v); }); }
-void op_tanh(KernelContext& c) { unary_float(c, [](auto v) { return std::tanh(v); }); }
+void op_exp(KernelContext& c) {
+  unary_vectorized(c, [](const auto& a) { return a.exp(); }, [](auto v) { return std::exp(v); });
+}
+void op_log(KernelContext& c) {
+  unary_vectorized(c, [](const auto& a) { return a.log(); }, [](auto v) { return std::log(v); });
+}
+void op_erf(KernelContext& c) {
+  unary_vectorized(c, [](const auto& a) { return a.erf(); }, [](auto v) { return std::erf(v); });
+}
+void op_tanh(KernelContext& c) {
+  unary_vectorized(c, [](const auto& a) { return a.tanh(); }, [](auto v) { return std::tanh(v); });
+}
 void op_sin(KernelContext& c) { unary_float(c, [](auto v) { return std::sin(v); }); }
 void op_cos(KernelContext& c) { unary_float(c, [](auto v) { return std::cos(v); }); }
 void op_tan(KernelContext& c) { unary_float(c, [](auto v) { return std::tan(v); }); }
@@ -81,7 +107,7 @@ void op_softplus(KernelContext& c) {
   unary_float(c, [](auto v) { return v > decltype(v)(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); });
 }
 void op_sigmoid(KernelContext& c) {
-  unary_float(c, [](auto v) {
+  unary_vectorized(c, [](const auto& a) { return a.logistic(); }, [](auto v) {
     using T = decltype(v);
     return v >= T(0) ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
   });

@@ -1,0 +1,129 @@
+// Float executor latency against ONNX Runtime (onnxruntime-node 1.30, CPU, optimization level
+// all) on the same model, input, thread count and machine, measured in one run.
+//
+//   float_executor_vs_ort [--threads N] [--repeats R] [--only NAME]
+//
+// For each case it prints our median, ORT's median (from tools/ort/ort_run.js --time, which
+// times session.run inside Node and so includes a few µs of binding overhead per call) and the
+// ratio ours / ORT. Both sides optimise the graph first (our prepare_graph; ORT level "all"). The foundation issue's goal is a ratio of at most 1.5.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "formats/onnx/onnx_io.h"
+#include "formats/tensor_io/npy.h"
+#include "lib/exec/executor.h"
+#include "lib/passes/passes.h"
+
+namespace fs = std::filesystem;
+using namespace dyad;
+
+namespace {
+
+struct Case {
+  std::string name;
+  fs::path model, input;
+  int64_t batch;  // first rows of the input file to use
+};
+
+fs::path cache_dir() {
+  if (const char* c = std::getenv("DYAD_CACHE")) return c;
+  return fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") / ".cache" / "dyad";
+}
+
+Tensor first_rows(const Tensor& t, int64_t rows) {
+  Shape s = t.shape();
+  s[0] = std::min(rows, s[0]);
+  Tensor out(t.dtype(), s);
+  std::copy(t.raw(), t.raw() + out.nbytes(), out.raw());
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+bool g_profile = false;
+
+double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats) {
+  Executor exec(model, {.threads = threads, .profile = g_profile});
+  for (int i = 0; i < 3; ++i) exec.run(inputs);  // warm up caches and the thread pool
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    exec.run(inputs);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  for (const OpProfile& p : exec.profile())
+    std::printf("    %-22s %9.3f ms/run %6lld calls/run\n", p.op_type.c_str(), p.milliseconds / (repeats + 3),
+                static_cast<long long>(p.calls / (repeats + 3)));
+  return median(ms);
+}
+
+double time_ort(const fs::path& model, const std::string& input_name, const fs::path& input_file, int threads, int repeats) {
+  const std::string cmd = "node '" + (fs::path(DYAD_SOURCE_DIR) / "tools" / "ort" / "ort_run.js").string() + "' '" +
+                          model.string() + "' --threads " + std::to_string(threads) + " --time " +
+                          std::to_string(repeats) + " '" + input_name + "=" + input_file.string() + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return -1;
+  char line[256];
+  double ms = -1;
+  while (std::fgets(line, sizeof line, pipe))
+    if (std::sscanf(line, "median_ms %lf", &ms) == 1) break;
+  pclose(pipe);
+  return ms;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, repeats = 30;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--profile") g_profile = true;
+  }
+  const fs::path data = fs::path(DYAD_SOURCE_DIR) / "testdata";
+  const fs::path ocr = cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets";
+  const std::vector<Case> cases = {
+      {"resnet_small b1", data / "models" / "resnet_small.onnx", data / "fmnist" / "test_64.npy", 1},
+      {"resnet_small b64", data / "models" / "resnet_small.onnx", data / "fmnist" / "test_64.npy", 64},
+      {"vit_tiny b1", data / "models" / "vit_tiny.onnx", data / "fmnist" / "test_64.npy", 1},
+      {"vit_tiny b64", data / "models" / "vit_tiny.onnx", data / "fmnist" / "test_64.npy", 64},
+      {"PP-OCRv4 rec 1x3x48x320", ocr / "ch_PP-OCRv4_rec_infer.onnx", data / "ocr" / "rec_lines.npy", 1},
+      {"PP-OCRv4 det 1x3x320x320", ocr / "ch_PP-OCRv4_det_infer.onnx", data / "ocr" / "det_page.npy", 1},
+  };
+  const fs::path tmp = fs::temp_directory_path() / ("dyad-bench-" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  std::printf("float executor vs ONNX Runtime 1.30 (CPU EP), %d thread(s), median of %d runs\n", threads, repeats);
+  std::printf("%-28s %12s %12s %10s\n", "case", "dyad ms", "ort ms", "dyad/ort");
+  for (const Case& c : cases) {
+    if (!only.empty() && c.name.find(only) == std::string::npos) continue;
+    if (!fs::exists(c.model)) {
+      std::printf("%-28s skipped: %s not found\n", c.name.c_str(), c.model.c_str());
+      continue;
+    }
+    // ORT folds BatchNorm and constants when it creates the session (level "all"); do the same.
+    Model model = load_onnx(c.model);
+    prepare_graph(model);
+    const Tensor input = first_rows(read_npy(c.input), c.batch);
+    const fs::path input_file = tmp / "input.npy";
+    write_npy(input, input_file);
+    const std::string input_name = model.graph.inputs[0].name;
+    const double ours = time_ours(model, {{input_name, input}}, threads, repeats);
+    const double ort = time_ort(c.model, input_name, input_file, threads, repeats);
+    std::printf("%-28s %12.3f %12.3f %9.2fx\n", c.name.c_str(), ours, ort, ort > 0 ? ours / ort : 0.0);
+    std::fflush(stdout);
+  }
+  fs::remove_all(tmp);
+  return 0;
+}
