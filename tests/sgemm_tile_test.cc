@@ -1,10 +1,11 @@
-// The AVX-512 float kernels against their scalar reference twins on random shapes, including
+// The AVX-512 float kernels (tiled GEMM, implicit same-conv, depthwise) against their scalar reference twins on random shapes, including
 // sizes that are not multiples of the 8x32 tile, and against a double-precision sum.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
+#include "lib/exec/depthwise.h"
 #include "lib/exec/sgemm_tile.h"
 
 namespace dyad {
@@ -73,6 +74,36 @@ TEST(SameConv, Avx512MatchesReferenceOnRandomShapes) {
     same_conv_ref(packed.data(), m, s, x.data(), 0, plane, ref.data(), bias.data());
     same_conv_avx512(packed.data(), m, s, x.data(), 0, plane, fast.data(), bias.data());
     for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(fast[i], ref[i], tolerance(k)) << "trial " << trial << " at " << i;
+  }
+}
+
+TEST(Depthwise, Avx512MatchesReferenceOnRandomShapes) {
+  if (!sgemm_tile_avx512_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()) + 2);
+  for (int trial = 0; trial < 60; ++trial) {
+    DepthwiseShape s{};
+    s.height = 1 + rng() % 10;
+    s.width = 1 + rng() % 45;
+    s.kernel_h = 1 + rng() % 5;
+    s.kernel_w = 1 + rng() % 5;
+    s.dilation_h = 1 + rng() % 2;
+    s.dilation_w = 1 + rng() % 2;
+    s.stride_h = 1 + rng() % 2;
+    s.stride_w = 1;
+    s.pad_h = rng() % 3;
+    s.pad_w = rng() % 3;
+    const int64_t span_h = (s.kernel_h - 1) * s.dilation_h + 1, span_w = (s.kernel_w - 1) * s.dilation_w + 1;
+    if (s.height + 2 * s.pad_h < span_h || s.width + 2 * s.pad_w < span_w) continue;
+    s.out_height = (s.height + 2 * s.pad_h - span_h) / s.stride_h + 1;
+    s.out_width = s.width + 2 * s.pad_w - span_w + 1;
+    const auto x = random_floats(static_cast<size_t>(s.height * s.width), rng);
+    const auto w = random_floats(static_cast<size_t>(s.kernel_h * s.kernel_w), rng);
+    const float bias = 0.25f * static_cast<float>(trial % 5);
+    std::vector<float> ref(static_cast<size_t>(s.out_height * s.out_width)), fast(ref.size(), 777.0f);
+    depthwise2d_ref(s, x.data(), w.data(), bias, ref.data());
+    depthwise2d_avx512(s, x.data(), w.data(), bias, fast.data());
+    for (size_t i = 0; i < ref.size(); ++i)
+      ASSERT_NEAR(fast[i], ref[i], tolerance(s.kernel_h * s.kernel_w)) << "trial " << trial << " at " << i;
   }
 }
 

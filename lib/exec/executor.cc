@@ -95,7 +95,11 @@ void Executor::compile() {
   std::vector<int> last_use(slot_names_.size(), -1);
   for (const auto& n : graph_.nodes) {
     Step step{&n, find_kernel(n.op_type), {}, {}, {}};
-    for (const auto& in : n.inputs) step.inputs.push_back(in.empty() ? -1 : slot_of(in));
+    for (const auto& in : n.inputs) {
+      if (!in.empty() && graph_.initializers.count(in) && step.inputs.size() < 32)
+        step.constant_inputs |= 1u << step.inputs.size();
+      step.inputs.push_back(in.empty() ? -1 : slot_of(in));
+    }
     for (const auto& o : n.outputs) step.outputs.push_back(o.empty() ? -1 : slot_of(o));
     for (const auto& [key, attr] : n.attrs) {
       if (attr.g) subgraphs_[attr.g.get()] = std::make_unique<Executor>(*attr.g, opset_, options_);
@@ -103,6 +107,8 @@ void Executor::compile() {
     }
     steps_.push_back(std::move(step));
   }
+  if (options_.fuse_activations) fuse_activations();
+  node_caches_.resize(steps_.size());
   last_use.resize(slot_names_.size(), -1);
   for (size_t s = 0; s < steps_.size(); ++s) {
     for (int in : steps_[s].inputs)
@@ -133,6 +139,55 @@ std::vector<OpProfile> Executor::profile() const {
   for (const auto& [op, p] : profile_) result.push_back(p);
   std::sort(result.begin(), result.end(), [](const OpProfile& a, const OpProfile& b) { return a.milliseconds > b.milliseconds; });
   return result;
+}
+
+void Executor::fuse_activations() {
+  // Conv whose output only a Relu or a constant-bound Clip reads (and nobody else sees): the
+  // Conv writes the activation's output slot directly and the activation step goes away.
+  std::map<int, int> readers;
+  for (const Step& st : steps_)
+    for (int in : st.inputs)
+      if (in >= 0) readers[in]++;
+  for (const auto& name : graph_.captured_names()) readers[slot_of(name)] += 2;
+  for (const auto& out : graph_.outputs) readers[slot_index_.at(out.name)] += 2;
+  std::map<int, size_t> producer;
+  for (size_t s = 0; s < steps_.size(); ++s)
+    for (int out : steps_[s].outputs)
+      if (out >= 0) producer[out] = s;
+  for (Step& act : steps_) {
+    const Node& n = *act.node;
+    if (!n.domain.empty() || act.inputs.empty() || act.inputs[0] < 0 || (n.op_type != "Relu" && n.op_type != "Clip")) continue;
+    auto p = producer.find(act.inputs[0]);
+    if (p == producer.end() || readers[act.inputs[0]] != 1) continue;
+    Step& conv = steps_[p->second];
+    if (!fusable_activation_producer(*conv.node) || conv.outputs.size() != 1) continue;
+    float lo = 0.0f, hi = std::numeric_limits<float>::infinity();
+    if (n.op_type == "Clip") {
+      if (opset_ < 11) {
+        lo = n.get_float("min", -std::numeric_limits<float>::max());
+        hi = n.get_float("max", std::numeric_limits<float>::max());
+      } else {
+        auto bound = [&](size_t i, float fallback, bool& ok) {
+          if (!n.has_input(i)) return fallback;
+          auto it = graph_.initializers.find(n.inputs[i]);
+          if (it == graph_.initializers.end() || it->second.dtype() != DType::Float32 || it->second.numel() != 1) {
+            ok = false;
+            return fallback;
+          }
+          return it->second.data<float>()[0];
+        };
+        bool ok = true;
+        lo = bound(1, -std::numeric_limits<float>::infinity(), ok);
+        hi = bound(2, std::numeric_limits<float>::infinity(), ok);
+        if (!ok) continue;
+      }
+    }
+    conv.clamp_lo = lo;
+    conv.clamp_hi = hi;
+    conv.outputs[0] = act.outputs[0];
+    act.removed = true;
+  }
+  steps_.erase(std::remove_if(steps_.begin(), steps_.end(), [](const Step& st) { return st.removed; }), steps_.end());
 }
 
 const Executor& Executor::subgraph(const Graph* g) const {
@@ -188,8 +243,13 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObs
       return &slots[static_cast<size_t>(it->second)];
     return scope ? (*scope)(name) : nullptr;
   };
-  for (const Step& step : steps_) {
+  for (size_t si = 0; si < steps_.size(); ++si) {
+    const Step& step = steps_[si];
     KernelContext ctx{*step.node, opset_, {}, {}, this, &inner_scope};
+    ctx.clamp_lo = step.clamp_lo;
+    ctx.clamp_hi = step.clamp_hi;
+    ctx.node_cache = &node_caches_[si];
+    ctx.constant_inputs = step.constant_inputs;
     ctx.inputs.reserve(step.inputs.size());
     for (size_t i = 0; i < step.inputs.size(); ++i) {
       const int s = step.inputs[i];
@@ -216,7 +276,7 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObs
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       if (step.outputs[o] < 0) continue;
       if (!ctx.outputs[o].defined() && o == 0) fail("{}: produced no output", step.node->label());
-      if (observer && ctx.outputs[o].defined()) observer(step.node->outputs[o], ctx.outputs[o]);
+      if (observer && ctx.outputs[o].defined()) observer(slot_names_[static_cast<size_t>(step.outputs[o])], ctx.outputs[o]);
       slots[static_cast<size_t>(step.outputs[o])] = std::move(ctx.outputs[o]);
     }
     for (int s : step.release) slots[static_cast<size_t>(s)] = Tensor();

@@ -10,6 +10,7 @@
 // stays near the largest live set, not the sum of all activations.
 #pragma once
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,9 @@ namespace dyad {
 struct ExecOptions {
   int threads = 0;  // 0: all cores
   bool profile = false;  // accumulate wall time per op type (see Executor::profile())
+  // Apply a Relu or constant Clip inside the Conv before it (as ONNX Runtime's FusedConv does).
+  // The pre-activation value is then never materialized, so calibration turns this off.
+  bool fuse_activations = true;
 };
 
 // Wall time spent per op type over all run() calls of a profiling executor.
@@ -62,7 +66,11 @@ class Executor {
     std::vector<int> inputs;    // slot per input, -1 if omitted
     std::vector<int> outputs;   // slot per output, -1 if unnamed
     std::vector<int> release;   // slots whose last reader is this step
+    float clamp_lo = -std::numeric_limits<float>::infinity(), clamp_hi = std::numeric_limits<float>::infinity();
+    bool removed = false;       // fused into its producer
+    uint32_t constant_inputs = 0;  // bit i: input i is an initializer
   };
+  void fuse_activations();
   void compile();
   std::vector<Tensor> execute(std::vector<Tensor>& slots, const ValueObserver& observer,
                               const std::function<const Tensor*(const std::string&)>* scope) const;
@@ -74,6 +82,7 @@ class Executor {
   std::unordered_map<std::string, int> slot_index_;
   std::vector<std::string> slot_names_;
   std::vector<Step> steps_;
+  mutable std::vector<std::shared_ptr<void>> node_caches_;
   std::vector<int> input_slots_, output_slots_, captured_slots_;
   std::vector<std::pair<int, Tensor>> constants_;  // initializers
   std::map<const Graph*, std::unique_ptr<Executor>> subgraphs_;

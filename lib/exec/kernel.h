@@ -5,6 +5,8 @@
 // one place (registry.cc) so that the list of supported ops is explicit and greppable.
 #pragma once
 #include <functional>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,14 @@ struct KernelContext {
   const Executor* executor = nullptr;
   // Resolves names of the enclosing scope for a subgraph run (If branches).
   const std::function<const Tensor*(const std::string&)>* scope = nullptr;
+  // A Relu/Clip the executor fused into this node: clamp every output to [clamp_lo, clamp_hi].
+  // Only kernels that declare support (fusable_activation_producer) see values other than ±inf.
+  float clamp_lo = -std::numeric_limits<float>::infinity();
+  float clamp_hi = std::numeric_limits<float>::infinity();
+  // Per-node storage that lives as long as the executor (pre-packed weights and the like).
+  std::shared_ptr<void>* node_cache = nullptr;
+  uint32_t constant_inputs = 0;  // bit i set: input i is an initializer (same buffer every run)
+  bool input_is_constant(size_t i) const { return i < 32 && ((constant_inputs >> i) & 1u); }
 
   size_t num_inputs() const { return inputs.size(); }
   bool has(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
@@ -41,6 +51,8 @@ KernelFn find_kernel(const std::string& op_type);
 // implement ("mode=cubic", "to=string"), or "" if it can run. Lets the executor reject such nodes
 // when it is built, naming them, instead of failing half way through a run.
 std::string unsupported_variant(const Node& node, const Graph& graph);
+// True for ops whose kernel applies ctx.clamp_lo/hi (so a following Relu/Clip can be fused).
+bool fusable_activation_producer(const Node& node);
 // Every registered op type, sorted.
 std::vector<std::string> supported_ops();
 

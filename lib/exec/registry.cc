@@ -68,6 +68,10 @@ std::string unsupported_variant(const Node& n, const Graph& g) {
   return "";
 }
 
+bool fusable_activation_producer(const Node& node) {
+  return node.domain.empty() && node.op_type == "Conv";
+}
+
 std::vector<std::string> supported_ops() {
   std::vector<std::string> ops;
   for (const auto& [name, fn] : registry()) ops.push_back(name);

@@ -1,7 +1,10 @@
 // Convolutions: Conv and ConvTranspose in float (im2col + GEMM, a direct depthwise path), and
 // ConvInteger / QLinearConv as exact integer references.
 #include <cmath>
+#include <limits>
+#include <memory>
 
+#include "lib/exec/depthwise.h"
 #include "lib/exec/gemm.h"
 #include "lib/exec/sgemm_tile.h"
 #include "lib/exec/ops/conv_geometry.h"
@@ -15,33 +18,51 @@ namespace {
 
 std::vector<int64_t> spatial(const Shape& s) { return {s.begin() + 2, s.end()}; }
 
-// Depthwise 2-D convolution (one input channel per group, one output per group): a direct loop
-// is several times faster than im2col + a 1-row GEMM per channel. Each kernel tap adds a scaled
-// input row segment to the output row; the segment's valid range is computed once per tap, so the
-// inner loop has no bounds tests and vectorizes.
+// Depthwise 2-D convolution with a direct loop: several times faster than im2col + a 1-row
+// GEMM per channel. Float has a reference and an AVX-512 kernel (lib/exec/depthwise.h).
 template <typename T>
-void depthwise2d(const WindowGeometry& g, const T* x, const T* w, T* y) {
-  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
-  const int64_t sw = g.stride[1], pw = g.pad_begin[1], dw = g.dilation[1];
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    T* out = y + oh * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) out[ow] = T(0);
-    for (int64_t kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * g.stride[0] - g.pad_begin[0] + kh * g.dilation[0];
-      if (ih < 0 || ih >= H) continue;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const T wv = w[kh * KW + kw];
-        const int64_t off = kw * dw - pw;  // input column of output ow is ow * sw + off
-        const int64_t lo = std::clamp<int64_t>(off >= 0 ? 0 : (-off + sw - 1) / sw, 0, OW);
-        const int64_t hi = std::clamp<int64_t>(W - off > 0 ? (W - off + sw - 1) / sw : 0, lo, OW);
-        const T* src = x + ih * W + off;
-        if (sw == 1)
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * src[ow];
-        else
-          for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * src[ow * sw];
+void depthwise2d(const WindowGeometry& g, const T* x, const T* w, T bias, T* y) {
+  const DepthwiseShape s{g.in[0], g.in[1], g.out[0], g.out[1], g.kernel[0], g.kernel[1], g.stride[0], g.stride[1],
+                         g.pad_begin[0], g.pad_begin[1], g.dilation[0], g.dilation[1]};
+  if constexpr (std::is_same_v<T, float>) {
+    static const bool avx512 = sgemm_tile_avx512_available();
+    if (avx512 && s.stride_w == 1) return depthwise2d_avx512(s, x, w, bias, y);
+    return depthwise2d_ref(s, x, w, bias, y);
+  } else {  // double: the same loops in double
+    for (int64_t oh = 0; oh < s.out_height; ++oh)
+      for (int64_t ow = 0; ow < s.out_width; ++ow) {
+        T acc = bias;
+        for (int64_t kh = 0; kh < s.kernel_h; ++kh)
+          for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+            const int64_t ih = oh * s.stride_h - s.pad_h + kh * s.dilation_h, iw = ow * s.stride_w - s.pad_w + kw * s.dilation_w;
+            if (ih >= 0 && ih < s.height && iw >= 0 && iw < s.width) acc += w[kh * s.kernel_w + kw] * x[ih * s.width + iw];
+          }
+        y[oh * s.out_width + ow] = acc;
       }
-    }
   }
+}
+
+// Weights packed into the tile kernel's panel layout, one set per group. Constant weights are
+// packed once per executor (kept in the node's cache); others on every call.
+struct PackedWeights {
+  const void* source = nullptr;
+  std::vector<std::vector<float>> groups;
+};
+
+const std::vector<std::vector<float>>& packed_weights(KernelContext& c, const Tensor& w, int64_t group, int64_t mg,
+                                                      int64_t k) {
+  const bool cacheable = c.node_cache && c.input_is_constant(1);
+  if (cacheable && *c.node_cache) {
+    const auto* cached = static_cast<const PackedWeights*>(c.node_cache->get());
+    if (cached->source == w.raw()) return cached->groups;
+  }
+  auto packed = std::make_shared<PackedWeights>();
+  packed->source = w.raw();
+  for (int64_t gi = 0; gi < group; ++gi) packed->groups.push_back(sgemm_pack_a(w.data<float>() + gi * mg * k, mg, k, k));
+  thread_local std::shared_ptr<PackedWeights> scratch;  // keeps uncached packings alive for the call
+  if (cacheable) *c.node_cache = packed;
+  else scratch = packed;
+  return packed->groups;
 }
 
 template <typename T>
@@ -64,17 +85,25 @@ void conv_float(KernelContext& c) {
   for (size_t d = 0; d < g.in.size(); ++d)
     pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0 && g.pad_end[d] == 0;
 
-  bool bias_done = false;
+  bool bias_done = false, clamp_done = false;
+  const bool fused = c.clamp_lo > -std::numeric_limits<float>::infinity() || c.clamp_hi < std::numeric_limits<float>::infinity();
   if constexpr (std::is_same_v<T, float>) {
     const SgemmTileFn tile = depthwise ? nullptr : sgemm_tile_best();
     if (tile) {
     // Register-tiled kernel reading the im2col matrix in place, bias fused into the tiles.
     const T* bias = c.has(2) ? c.in(2).template data<T>() : nullptr;
-    std::vector<std::vector<float>> packed(static_cast<size_t>(group));
-    for (int64_t gi = 0; gi < group; ++gi) packed[static_cast<size_t>(gi)] = sgemm_pack_a(wp + gi * Mg * K, Mg, K, K);
+    const std::vector<std::vector<float>>& packed = packed_weights(c, w, group, Mg, K);
+    // Applies a fused Relu/Clip to rows [row0, row0 + rows) x columns [c0, c1) just written.
+    auto clamp = [&](float* base, int64_t rows, int64_t c0, int64_t c1) {
+      if (!fused) return;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = c0; j < c1; ++j) base[r * out_size + j] = std::min(std::max(base[r * out_size + j], c.clamp_lo), c.clamp_hi);
+    };
     auto run_group = [&](int64_t n, int64_t gi, const T* col, int64_t n_begin, int64_t n_end) {
-      tile(packed[static_cast<size_t>(gi)].data(), Mg, K, col, out_size, n_begin, n_end,
-           yp + (n * M + gi * Mg) * out_size, out_size, bias ? bias + gi * Mg : nullptr);
+      float* out = yp + (n * M + gi * Mg) * out_size;
+      tile(packed[static_cast<size_t>(gi)].data(), Mg, K, col, out_size, n_begin, n_end, out, out_size,
+           bias ? bias + gi * Mg : nullptr);
+      clamp(out, Mg, n_begin, n_end);
     };
     const int threads = omp_get_max_threads();
     // Stride-1 convs whose output is as large as the input read the input in place.
@@ -86,9 +115,11 @@ void conv_float(KernelContext& c) {
       parallel_for(N * group * panels, Mg * K * kSgemmCols, [&](int64_t b, int64_t e) {
         for (int64_t item = b; item < e; ++item) {
           const int64_t n = item / (group * panels), gi = (item / panels) % group, panel = item % panels;
-          same_conv_avx512(packed[static_cast<size_t>(gi)].data(), Mg, shape, xp + (n * C + gi * Cg) * in_size,
-                           panel * kSgemmCols, std::min((panel + 1) * kSgemmCols, out_size),
-                           yp + (n * M + gi * Mg) * out_size, bias ? bias + gi * Mg : nullptr);
+          const int64_t p0 = panel * kSgemmCols, p1 = std::min((panel + 1) * kSgemmCols, out_size);
+          float* out = yp + (n * M + gi * Mg) * out_size;
+          same_conv_avx512(packed[static_cast<size_t>(gi)].data(), Mg, shape, xp + (n * C + gi * Cg) * in_size, p0, p1,
+                           out, bias ? bias + gi * Mg : nullptr);
+          clamp(out, Mg, p0, p1);
         }
       });
     } else if (N >= threads) {  // one image per thread
@@ -114,19 +145,22 @@ void conv_float(KernelContext& c) {
           });
         }
     }
-    bias_done = true;
+    bias_done = clamp_done = true;
     }
   }
   if (bias_done) {
     // done by the tiled kernel
   } else if (depthwise) {
-    // Parallel over (image, channel) planes.
+    // Parallel over (image, channel) planes; the bias is fused.
+    const T* bias = c.has(2) ? c.in(2).template data<T>() : nullptr;
     parallel_for(N * C, g.kernel_size() * out_size, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         const int64_t n = i / C, ch = i % C;
-        depthwise2d(g, xp + (n * C + ch) * in_size, wp + ch * g.kernel_size(), yp + (n * M + ch) * out_size);
+        depthwise2d(g, xp + (n * C + ch) * in_size, wp + ch * g.kernel_size(), bias ? bias[ch] : T(0),
+                    yp + (n * M + ch) * out_size);
       }
     });
+    bias_done = true;
   } else if (N == 1 && pointwise) {
     for (int64_t gi = 0; gi < group; ++gi)  // the input planes already are the GEMM operand
       gemm<T>(false, false, Mg, out_size, K, T(1), wp + gi * Mg * K, K, xp + gi * Cg * in_size, out_size, T(0),
@@ -176,6 +210,12 @@ void conv_float(KernelContext& c) {
         const T bv = bias[i % M];
         for (int64_t j = 0; j < out_size; ++j) row[j] += bv;
       }
+    });
+  }
+  if (fused && !clamp_done) {
+    const T lo = static_cast<T>(c.clamp_lo), hi = static_cast<T>(c.clamp_hi);
+    parallel_for(y.numel(), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) yp[i] = std::min(std::max(yp[i], lo), hi);
     });
   }
   c.outputs[0] = std::move(y);

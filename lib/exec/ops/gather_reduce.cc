@@ -89,6 +89,39 @@ void op_reduce(KernelContext& c) {
     if (reduce[static_cast<size_t>(d)]) kept[static_cast<size_t>(d)] = 1;
     if (!reduce[static_cast<size_t>(d)] || keepdims) out_shape.push_back(kept[static_cast<size_t>(d)]);
   }
+  // Fast path: float Sum/Mean/Max/Min over one contiguous block of axes, i.e. x viewed as
+  // [outer, reduced, inner]; accumulates in float along `reduced` for each inner position.
+  int first = -1, last = -1;
+  for (int d = 0; d < rank; ++d)
+    if (reduce[static_cast<size_t>(d)]) (first < 0 ? first : last) = d, last = d;
+  bool contiguous = first >= 0;
+  for (int d = first; contiguous && d <= last; ++d) contiguous = reduce[static_cast<size_t>(d)];
+  constexpr bool kSimple = kKind == Reduce::Sum || kKind == Reduce::Mean || kKind == Reduce::Max || kKind == Reduce::Min;
+  if (kSimple && contiguous && x.dtype() == DType::Float32 && x.numel() > 0) {
+    int64_t outer = 1, reduced = 1, inner = 1;
+    for (int d = 0; d < rank; ++d) (d < first ? outer : d <= last ? reduced : inner) *= x.dim(d);
+    Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
+    const float* src = x.data<float>();
+    float* dst = y.data<float>();
+    parallel_for(outer, reduced * inner, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        float* out = dst + o * inner;
+        const float* in = src + o * reduced * inner;
+        for (int64_t i = 0; i < inner; ++i) out[i] = in[i];
+        for (int64_t r = 1; r < reduced; ++r)
+          for (int64_t i = 0; i < inner; ++i) {
+            const float v = in[r * inner + i];
+            if constexpr (kKind == Reduce::Max) out[i] = std::max(out[i], v);
+            else if constexpr (kKind == Reduce::Min) out[i] = std::min(out[i], v);
+            else out[i] += v;
+          }
+        if constexpr (kKind == Reduce::Mean)
+          for (int64_t i = 0; i < inner; ++i) out[i] /= static_cast<float>(reduced);
+      }
+    });
+    c.outputs[0] = std::move(y);
+    return;
+  }
   dispatch_numeric(c, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Tensor y(x.dtype(), out_shape);

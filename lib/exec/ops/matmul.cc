@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "lib/exec/gemm.h"
+#include "lib/exec/sgemm_tile.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
 #include "lib/exec/ops/registry_fwd.h"
@@ -82,6 +83,22 @@ void op_matmul(KernelContext& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
   const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
   Tensor y = Tensor::uninitialized(a.dtype(), p.out_shape);
+  if (const SgemmTileFn tile = a.dtype() == DType::Float32 ? sgemm_tile_best() : nullptr; tile && p.k > 0) {
+    // Register-tiled kernel; work is split over (batch, 64-row block) and each item packs just
+    // its own rows of A into a per-thread buffer.
+    const int64_t block = 64, blocks = (p.m + block - 1) / block;
+    parallel_for(p.batch * blocks, block * p.n * p.k, [&](int64_t first, int64_t end) {
+      for (int64_t item = first; item < end; ++item) {
+        const int64_t i = item / blocks, m0 = (item % blocks) * block, rows = std::min(block, p.m - m0);
+        const float* a_rows = a.data<float>() + p.a_offset[static_cast<size_t>(i)] + m0 * p.k;
+        const std::vector<float> packed = sgemm_pack_a(a_rows, rows, p.k, p.k);
+        tile(packed.data(), rows, p.k, b.data<float>() + p.b_offset[static_cast<size_t>(i)], p.n, 0, p.n,
+             y.data<float>() + i * p.m * p.n + m0 * p.n, p.n, nullptr);
+      }
+    });
+    c.outputs[0] = std::move(y);
+    return;
+  }
   dispatch_float(c, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     // Many small products (attention heads): one thread each; few large ones: Eigen threads.

@@ -82,11 +82,10 @@ void layer_norm(KernelContext& c) {
       const T* src = x.data<T>() + r * cols;
       // Two passes in the input precision (mean, then squared deviations): exact enough for
       // rows of normal width and vectorizable, unlike a double accumulator.
-      T s = 0;
-      for (int64_t j = 0; j < cols; ++j) s += src[j];
-      const T mean = s / static_cast<T>(cols);
-      T s2 = 0;
-      for (int64_t j = 0; j < cols; ++j) s2 += (src[j] - mean) * (src[j] - mean);
+      using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+      const Eigen::Map<const Array> row(src, cols);
+      const T mean = row.sum() / static_cast<T>(cols);
+      const T s2 = (row - mean).square().sum();
       const T inv_std = T(1) / std::sqrt(s2 / static_cast<T>(cols) + static_cast<T>(eps));
       T* dst = y.data<T>() + r * cols;
       const T* sc = scale.data<T>();
@@ -160,15 +159,24 @@ void softmax(KernelContext& c) {
         const int64_t o = r / inner, i = r % inner;
         const T* src = x.data<T>() + o * dim * inner + i;
         T* dst = y.data<T>() + o * dim * inner + i;
+        T sum = 0;
+        if (inner == 1) {  // contiguous row: vectorized max, exp, sum and scale
+          using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+          const Eigen::Map<const Array> in(src, dim);
+          Eigen::Map<Array> row(dst, dim);
+          const T mx = in.maxCoeff();
+          if constexpr (kLog) {
+            const T ls = std::log((in - mx).exp().sum());
+            row = in - (mx + ls);
+          } else {
+            row = (in - mx).exp();
+            row *= T(1) / row.sum();
+          }
+          continue;
+        }
         T mx = src[0];
         for (int64_t j = 1; j < dim; ++j) mx = std::max(mx, src[j * inner]);
-        T sum = 0;
-        if (inner == 1) {  // contiguous row: vectorized exp
-          using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
-          Eigen::Map<Array> row(dst, dim);
-          row = (Eigen::Map<const Array>(src, dim) - mx).exp();
-          sum = row.sum();
-        } else {
+        {
           for (int64_t j = 0; j < dim; ++j) {
             const T ev = std::exp(src[j * inner] - mx);
             dst[j * inner] = ev;

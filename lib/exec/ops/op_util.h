@@ -26,7 +26,7 @@ template <typename F>
 void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
   const int64_t work = n * std::max<int64_t>(cost_per_item, 1);
   const int threads = omp_get_max_threads();
-  if (threads <= 1 || work < (int64_t{1} << 15) || n < 2) {
+  if (threads <= 1 || work < (int64_t{1} << 17) || n < 2) {
     fn(int64_t{0}, n);
     return;
   }

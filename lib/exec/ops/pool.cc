@@ -12,6 +12,52 @@ namespace {
 
 enum class PoolKind { Max, Average };
 
+// 2-D pooling without indices: per output row, the window's valid rows and columns are clamped
+// once, so the inner loops carry no bounds tests (the general N-d loop below tests every tap).
+template <typename T>
+void pool2d(const WindowGeometry& g, PoolKind kind, bool include_pad, int64_t planes, const T* xp, T* yp) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  parallel_for(planes, g.out_size() * g.kernel_size(), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      const T* src = xp + plane * H * W;
+      T* dst = yp + plane * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = oh * g.stride[0] - g.pad_begin[0];
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = ow * g.stride[1] - g.pad_begin[1];
+          T best = std::numeric_limits<T>::lowest();
+          double sum = 0;
+          int64_t valid = 0, padded = 0;
+          for (int64_t kh = 0; kh < g.kernel[0]; ++kh) {
+            const int64_t ih = h0 + kh * g.dilation[0];
+            const bool row_in_pad = ih < H + g.pad_end[0];
+            if (ih < 0 || ih >= H) {
+              if (row_in_pad)
+                for (int64_t kw = 0; kw < g.kernel[1]; ++kw) padded += w0 + kw * g.dilation[1] < W + g.pad_end[1];
+              continue;
+            }
+            const T* row = src + ih * W;
+            for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+              const int64_t iw = w0 + kw * g.dilation[1];
+              padded += iw < W + g.pad_end[1];
+              if (iw < 0 || iw >= W) continue;
+              ++valid;
+              best = std::max(best, row[iw]);
+              sum += static_cast<double>(row[iw]);
+            }
+          }
+          if (kind == PoolKind::Max) {
+            dst[oh * OW + ow] = best;
+          } else {
+            const int64_t divisor = include_pad ? padded : valid;
+            dst[oh * OW + ow] = divisor ? static_cast<T>(sum / static_cast<double>(divisor)) : T(0);
+          }
+        }
+      }
+    }
+  });
+}
+
 template <typename T>
 void pool(KernelContext& c, PoolKind kind) {
   const Tensor& x = c.in(0);
@@ -32,6 +78,11 @@ void pool(KernelContext& c, PoolKind kind) {
   const int64_t planes = x.dim(0) * x.dim(1), in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
   const T* xp = x.data<T>();
   T* yp = y.data<T>();
+  if (rank == 2 && !want_indices) {
+    pool2d(g, kind, include_pad, planes, xp, yp);
+    c.outputs[0] = std::move(y);
+    return;
+  }
   parallel_for(planes, out_size * ksize, [&](int64_t pb, int64_t pe) {
     std::vector<int64_t> o(rank), k(rank), pos(rank);
     for (int64_t plane = pb; plane < pe; ++plane) {
