@@ -106,6 +106,29 @@ TEST(Cli, MissingOrMisShapedInputFile) {
   EXPECT_FALSE(fs::exists(dir / "o"));
 }
 
+TEST(Cli, MalformedTensorsAndEscapingExternalData) {
+  test::TempDir dir;
+  const std::string out = " -o " + (dir / "o").string() + " --input " + (dir / "x.npy").string();
+  write_npy(Tensor(DType::Float32, {4}), dir / "x.npy");
+  test::write_file(dir / "short.onnx", test::model_with_initializer([](onnx::TensorProto& w) { w.set_raw_data(std::string(12, '\0')); }));
+  expect_clean_failure(run_command(compress("run " + (dir / "short.onnx").string() + out)), 1,
+                       "tensor 'w': raw data is 12 bytes but shape [4] of type float needs 16");
+  test::write_file(dir / "huge.onnx", test::model_with_initializer([](onnx::TensorProto& w) {
+                     w.clear_dims();
+                     w.add_dims(int64_t{1} << 40);
+                     w.add_dims(int64_t{1} << 40);
+                   }));
+  expect_clean_failure(run_command(compress("inspect " + (dir / "huge.onnx").string())), 1, "overflows");
+  fs::create_directories(dir / "m");
+  test::write_file(dir / "secret.bin", std::string(16, '\1'));
+  test::write_file(dir / "m" / "escape.onnx", test::external_data_model("../secret.bin"));
+  expect_clean_failure(run_command(compress("run " + (dir / "m" / "escape.onnx").string() + out)), 1,
+                       "tensor 'w': external data path '../secret.bin' leaves the model's folder");
+  test::write_file(dir / "m" / "absolute.onnx", test::external_data_model((dir / "secret.bin").string()));
+  expect_clean_failure(run_command(compress("inspect " + (dir / "m" / "absolute.onnx").string())), 1, "is absolute");
+  EXPECT_FALSE(fs::exists(dir / "o"));
+}
+
 TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
   expect_clean_failure(run_command(compress("inspect")), 2, "model");

@@ -1,7 +1,6 @@
 // Loading and saving ONNX: round trips, determinism, external data and its path checks, and
 // every malformed-input case of the foundation issue.
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <fstream>
 
@@ -34,34 +33,6 @@ void expect_error(const std::function<void()>& fn, const std::string& fragment) 
   }
 }
 
-// A one-initializer model "y = x + w" with w's TensorProto edited by `edit`.
-std::string model_with_initializer(const std::function<void(onnx::TensorProto&)>& edit) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("g");
-  auto* n = g->add_node();
-  n->set_op_type("Add");
-  n->add_input("x");
-  n->add_input("w");
-  n->add_output("y");
-  for (auto* vi : {g->add_input(), g->add_output()}) {
-    vi->set_name(vi == &g->input(0) ? "x" : "y");
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(1);
-    tt->mutable_shape()->add_dim()->set_dim_value(4);
-  }
-  auto* w = g->add_initializer();
-  w->set_name("w");
-  w->set_data_type(1);
-  w->add_dims(4);
-  w->set_raw_data(std::string(16, '\0'));
-  edit(*w);
-  return m.SerializeAsString();
-}
-
-void write(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
 TEST(OnnxIo, SaveLoadRoundTripKeepsOutputsAndIsDeterministic) {
   const Model m = load_onnx(resnet());
@@ -87,56 +58,46 @@ TEST(OnnxIo, ExternalDataRoundTrip) {
   EXPECT_EQ(test::max_abs_diff(before[0], after[0]), 0.0);
 }
 
-std::string external_model(const std::string& location) {
-  return model_with_initializer([&](onnx::TensorProto& w) {
-    w.clear_raw_data();
-    w.set_data_location(onnx::TensorProto::EXTERNAL);
-    auto* kv = w.add_external_data();
-    kv->set_key("location");
-    kv->set_value(location);
-  });
-}
-
 TEST(OnnxIo, ExternalDataMustStayInsideTheModelFolder) {
   test::TempDir dir;
   fs::create_directories(dir / "model");
-  write(dir / "secret.bin", std::string(16, '\1'));
-  write(dir / "model" / "weights.bin", std::string(16, '\0'));
-  write(dir / "model" / "ok.onnx", external_model("weights.bin"));
+  test::write_file(dir / "secret.bin", std::string(16, '\1'));
+  test::write_file(dir / "model" / "weights.bin", std::string(16, '\0'));
+  test::write_file(dir / "model" / "ok.onnx", test::external_data_model("weights.bin"));
   EXPECT_NO_THROW(load_onnx(dir / "model" / "ok.onnx"));
 
-  write(dir / "model" / "up.onnx", external_model("../secret.bin"));
+  test::write_file(dir / "model" / "up.onnx", test::external_data_model("../secret.bin"));
   expect_error([&] { load_onnx(dir / "model" / "up.onnx"); }, "leaves the model's folder");
-  write(dir / "model" / "abs.onnx", external_model((dir / "secret.bin").string()));
+  test::write_file(dir / "model" / "abs.onnx", test::external_data_model((dir / "secret.bin").string()));
   expect_error([&] { load_onnx(dir / "model" / "abs.onnx"); }, "is absolute");
   fs::create_symlink(dir / "secret.bin", dir / "model" / "link.bin");
-  write(dir / "model" / "link.onnx", external_model("link.bin"));
+  test::write_file(dir / "model" / "link.onnx", test::external_data_model("link.bin"));
   expect_error([&] { load_onnx(dir / "model" / "link.onnx"); }, "leaves the model's folder");
-  write(dir / "model" / "missing.onnx", external_model("nothing.bin"));
+  test::write_file(dir / "model" / "missing.onnx", test::external_data_model("nothing.bin"));
   expect_error([&] { load_onnx(dir / "model" / "missing.onnx"); }, "does not exist");
 }
 
 TEST(OnnxIo, RejectsTruncatedAndNonOnnxFiles) {
   test::TempDir dir;
   const std::string bytes = test::read_file(resnet());
-  write(dir / "half.onnx", bytes.substr(0, bytes.size() / 2));
+  test::write_file(dir / "half.onnx", bytes.substr(0, bytes.size() / 2));
   expect_error([&] { load_onnx(dir / "half.onnx"); }, "not an ONNX model");
-  write(dir / "text.onnx", "hello, I am not a model\n");
+  test::write_file(dir / "text.onnx", "hello, I am not a model\n");
   expect_error([&] { load_onnx(dir / "text.onnx"); }, "not an ONNX model");
-  write(dir / "empty.onnx", "");
+  test::write_file(dir / "empty.onnx", "");
   expect_error([&] { load_onnx(dir / "empty.onnx"); }, "empty");
   expect_error([&] { load_onnx(dir / "absent.onnx"); }, "no such file");
 }
 
 TEST(OnnxIo, RejectsRawDataOfTheWrongSize) {
   test::TempDir dir;
-  write(dir / "m.onnx", model_with_initializer([](onnx::TensorProto& w) { w.set_raw_data(std::string(12, '\0')); }));
+  test::write_file(dir / "m.onnx", test::model_with_initializer([](onnx::TensorProto& w) { w.set_raw_data(std::string(12, '\0')); }));
   expect_error([&] { load_onnx(dir / "m.onnx"); }, "raw data is 12 bytes but shape [4] of type float needs 16");
 }
 
 TEST(OnnxIo, RejectsDimensionsWhoseProductOverflows) {
   test::TempDir dir;
-  write(dir / "m.onnx", model_with_initializer([](onnx::TensorProto& w) {
+  test::write_file(dir / "m.onnx", test::model_with_initializer([](onnx::TensorProto& w) {
           w.clear_dims();
           w.add_dims(int64_t{1} << 32);
           w.add_dims(int64_t{1} << 32);

@@ -1,7 +1,10 @@
 // Helpers shared by Dyad's tests: paths to test data, temporary folders, the ONNX Runtime
 // oracle (tools/ort/ort_run.js through Node) and tensor comparisons.
 #pragma once
+#include <onnx/onnx_pb.h>
+
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +46,13 @@ struct CommandResult {
 CommandResult run_command(const std::string& command_line);
 // The compress binary built with the tests.
 std::string compress_binary();
+
+// Serialized ONNX model "y = x + w" (x, w: float[4]) whose initializer w is edited by `edit`
+// first: for building malformed models (wrong raw size, overflowing dims, external data).
+std::string model_with_initializer(const std::function<void(onnx::TensorProto&)>& edit);
+// The same model with w stored as external data at `location`.
+std::string external_data_model(const std::string& location);
+void write_file(const fs::path& p, const std::string& bytes);
 
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double value_range(const Tensor& t);  // max - min

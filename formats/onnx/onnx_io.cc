@@ -52,7 +52,12 @@ Model load_onnx_from_bytes(const std::string& bytes, const fs::path& model_dir, 
   if (!p.ParseFromString(bytes)) fail("{}: not an ONNX model (protobuf parse failed; truncated or not ONNX)", label);
   if (!p.has_graph() || p.ir_version() <= 0)
     fail("{}: not an ONNX model (no graph or no ir_version; truncated or not ONNX)", label);
-  proto::inline_external_data(p, model_dir);
+  try {
+    proto::check_tensor_dims(p);
+    proto::inline_external_data(p, model_dir);
+  } catch (const Error& e) {
+    fail("{}: {}", label, e.what());
+  }
   if (options.check) run_checker(p, label);
   if (options.infer_shapes) infer_shapes_proto(p);
   try {

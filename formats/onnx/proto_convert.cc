@@ -290,6 +290,16 @@ void model_to_proto(const Model& m, onnx::ModelProto* p) {
   }
 }
 
+void check_tensor_dims(onnx::ModelProto& p) {
+  for_each_tensor(p.mutable_graph(), [](onnx::TensorProto* t) {
+    try {
+      shape_numel(Shape(t->dims().begin(), t->dims().end()));
+    } catch (const Error& e) {
+      fail("tensor '{}': {}", t->name(), e.what());
+    }
+  });
+}
+
 void inline_external_data(onnx::ModelProto& p, const std::filesystem::path& model_dir) {
   for_each_tensor(p.mutable_graph(), [&](onnx::TensorProto* t) {
     if (t->data_location() != onnx::TensorProto::EXTERNAL) return;
