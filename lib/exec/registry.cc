@@ -16,6 +16,8 @@ const Registry& registry() {
     ops::register_binary_ops(r);
     ops::register_matmul_ops(r);
     ops::register_conv_ops(r);
+    ops::register_conv_transpose_ops(r);
+    ops::register_conv_integer_ops(r);
     ops::register_pool_ops(r);
     ops::register_norm_ops(r);
     ops::register_softmax_ops(r);

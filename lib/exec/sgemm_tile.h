@@ -27,6 +27,7 @@ void sgemm_tile_ref(const float* packed_a, int64_t m, int64_t k, const float* b,
                     int64_t n_end, float* c, int64_t ldc, const float* bias);
 void sgemm_tile_avx512(const float* packed_a, int64_t m, int64_t k, const float* b, int64_t ldb, int64_t n_begin,
                        int64_t n_end, float* c, int64_t ldc, const float* bias);
+// True if the CPU has AVX-512F and DYAD_DISABLE_AVX512 is not set to a non-zero value.
 bool sgemm_tile_avx512_available();
 
 // The fastest variant this CPU runs, or nullptr if none beats Eigen (no AVX-512).

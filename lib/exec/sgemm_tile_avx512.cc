@@ -5,13 +5,23 @@
 // FMAs, so the two FMA pipes stay busy while the loads come from L1.
 #include <immintrin.h>
 
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "lib/exec/sgemm_tile.h"
 
 namespace dyad {
 
-bool sgemm_tile_avx512_available() { return __builtin_cpu_supports("avx512f"); }
+// DYAD_DISABLE_AVX512=1 forces the portable paths (reference kernels, Eigen), so tests can run
+// them on machines that have AVX-512.
+bool sgemm_tile_avx512_available() {
+  static const bool available = [] {
+    const char* off = std::getenv("DYAD_DISABLE_AVX512");
+    return __builtin_cpu_supports("avx512f") && !(off && *off && std::string(off) != "0");
+  }();
+  return available;
+}
 
 namespace {
 

@@ -15,6 +15,8 @@ void register_unary_ops(Registry& r);
 void register_binary_ops(Registry& r);
 void register_matmul_ops(Registry& r);
 void register_conv_ops(Registry& r);
+void register_conv_transpose_ops(Registry& r);
+void register_conv_integer_ops(Registry& r);
 void register_pool_ops(Registry& r);
 void register_norm_ops(Registry& r);
 void register_softmax_ops(Registry& r);

@@ -1,0 +1,88 @@
+// ConvInteger and QLinearConv: exact integer references. The accumulator is
+// sum (x - x_zp) * (w - w_zp[m]) in int32 over an im2col of the zero-point-shifted input, so
+// padding contributes exactly 0. QLinearConv then requantizes as ONNX Runtime does: the float32
+// product acc * (s_x * s_w / s_y), rounded half to even.
+#include <cmath>
+
+#include "lib/exec/ops/conv_geometry.h"
+#include "lib/exec/ops/op_util.h"
+#include "lib/exec/ops/quant_util.h"
+#include "lib/exec/ops/registry_fwd.h"
+
+namespace dyad::ops {
+
+namespace {
+
+std::vector<int64_t> spatial(const Shape& s) { return {s.begin() + 2, s.end()}; }
+
+Tensor integer_conv(const KernelContext& c, const Tensor& x, const Tensor& w, const Tensor* x_zp, const Tensor* w_zp) {
+  if (x.rank() < 3) c.fail("input must be at least 3-D, got {}", shape_to_string(x.shape()));
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
+  if (group <= 0 || C % group != 0 || w.dim(1) * group != C)
+    c.fail("channels {} / group {} do not match weight shape {}", C, group, shape_to_string(w.shape()));
+  if (x_zp && x_zp->numel() != 1) c.fail("input zero point must be a scalar");
+  if (w_zp && w_zp->numel() != 1 && w_zp->numel() != M) c.fail("weight zero point must be a scalar or have {} entries", M);
+  WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
+  Shape out_shape{N, M};
+  out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  Tensor y(DType::Int32, out_shape);
+  const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
+  const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_as_int64(0)) : 0;
+  std::vector<int32_t> xs(static_cast<size_t>(x.numel())), ws(static_cast<size_t>(w.numel()));
+  for (int64_t i = 0; i < x.numel(); ++i) xs[static_cast<size_t>(i)] = static_cast<int32_t>(x.get_as_int64(i)) - xz;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int64_t m = i / K;
+    const int32_t wz = w_zp ? static_cast<int32_t>(w_zp->get_as_int64(w_zp->numel() == 1 ? 0 : m)) : 0;
+    ws[static_cast<size_t>(i)] = static_cast<int32_t>(w.get_as_int64(i)) - wz;
+  }
+  std::vector<int32_t> col(static_cast<size_t>(K * out_size));
+  int32_t* yp = y.data<int32_t>();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t gi = 0; gi < group; ++gi) {
+      im2col<int32_t>(g, Cg, xs.data() + (n * C + gi * Cg) * in_size, 0, col.data());
+      parallel_for(Mg, K * out_size, [&](int64_t b, int64_t e) {
+        for (int64_t m = b; m < e; ++m) {
+          int32_t* out = yp + (n * M + gi * Mg + m) * out_size;
+          const int32_t* wrow = ws.data() + (gi * Mg + m) * K;
+          for (int64_t k = 0; k < K; ++k) {
+            const int32_t wv = wrow[k];
+            if (wv == 0) continue;
+            const int32_t* crow = col.data() + k * out_size;
+            for (int64_t p = 0; p < out_size; ++p) out[p] += wv * crow[p];
+          }
+        }
+      });
+    }
+  return y;
+}
+
+void op_conv_integer(KernelContext& c) {
+  c.outputs[0] = integer_conv(c, c.in(0), c.in(1), c.has(2) ? &c.in(2) : nullptr, c.has(3) ? &c.in(3) : nullptr);
+}
+
+void op_qlinear_conv(KernelContext& c) {
+  const Tensor &x = c.in(0), &x_scale = c.in(1), &x_zp = c.in(2), &w = c.in(3), &w_scale = c.in(4), &w_zp = c.in(5);
+  const Tensor &y_scale = c.in(6), &y_zp = c.in(7);
+  Tensor acc = integer_conv(c, x, w, &x_zp, &w_zp);
+  const int64_t M = acc.dim(1), plane = acc.numel() / std::max<int64_t>(acc.dim(0) * M, 1);
+  Tensor y(y_zp.dtype(), acc.shape());
+  const float xs = static_cast<float>(x_scale.get_as_double(0)), ys = static_cast<float>(y_scale.get_as_double(0));
+  const int64_t zp = y_zp.get_as_int64(0);
+  for (int64_t i = 0; i < acc.numel(); ++i) {
+    const int64_t m = (i / plane) % M;
+    int64_t a = acc.data<int32_t>()[i];
+    if (c.has(8)) a += c.in(8).data<int32_t>()[m];
+    const float ws = static_cast<float>(w_scale.get_as_double(w_scale.numel() == 1 ? 0 : m));
+    const float v = static_cast<float>(a) * (xs * ws / ys);
+    store_quantized(y, i, std::nearbyint(v) + static_cast<double>(zp));
+  }
+  c.outputs[0] = std::move(y);
+}
+}  // namespace
+
+void register_conv_integer_ops(Registry& r) {
+  r["ConvInteger"] = op_conv_integer;
+  r["QLinearConv"] = op_qlinear_conv;
+}
+
+}  // namespace dyad::ops
