@@ -58,6 +58,22 @@ TEST(OnnxIo, ExternalDataRoundTrip) {
   EXPECT_EQ(test::max_abs_diff(before[0], after[0]), 0.0);
 }
 
+TEST(OnnxIo, LargeModelsSwitchToExternalDataByThemselves) {
+  // resnet_small holds ~306 KiB of weights: over a 200 KiB threshold it must go external, under
+  // a 1 MiB one it must stay in one file.
+  const Model m = load_onnx(resnet());
+  test::TempDir dir;
+  SaveOptions small;
+  small.external_threshold_bytes = 200 << 10;
+  save_onnx(m, dir / "big.onnx", small);
+  EXPECT_TRUE(fs::exists(dir / "big.onnx.data"));
+  SaveOptions large;
+  large.external_threshold_bytes = 1 << 20;
+  save_onnx(m, dir / "small.onnx", large);
+  EXPECT_FALSE(fs::exists(dir / "small.onnx.data"));
+  EXPECT_EQ(test::max_abs_diff(run(load_onnx(dir / "big.onnx"))[0], run(m)[0]), 0.0);
+}
+
 TEST(OnnxIo, ExternalDataMustStayInsideTheModelFolder) {
   test::TempDir dir;
   fs::create_directories(dir / "model");

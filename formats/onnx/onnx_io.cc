@@ -93,8 +93,7 @@ void save_onnx(const Model& model, const fs::path& path, const SaveOptions& opti
 
   size_t total = 0;
   for (const auto& [name, t] : model.graph.initializers) total += t.nbytes();
-  // Protobuf refuses messages over 2 GB; leave headroom for the graph itself.
-  const bool external = options.force_external_data || total > (size_t{1} << 30) * 3 / 2;
+  const bool external = options.force_external_data || total > options.external_threshold_bytes;
   if (!external) {
     AtomicFile file(path);
     file.write(serialize_onnx(model));

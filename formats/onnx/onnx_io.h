@@ -23,8 +23,10 @@ Model load_onnx_from_bytes(const std::string& bytes, const std::filesystem::path
 struct SaveOptions {
   // The model the output was made from: saving refuses to write over it.
   std::filesystem::path input_path;
-  // Initializers of at least this many bytes go to "<output>.data" when the model would not
-  // fit protobuf's 2 GB limit, or always when force_external_data is set.
+  // When the initializers add up to more than external_threshold_bytes (default 1.5 GiB, leaving
+  // headroom under protobuf's 2 GB message limit), or always with force_external_data, every
+  // initializer of at least external_min_bytes goes to "<output>.data" beside the model.
+  size_t external_threshold_bytes = (size_t{3} << 30) / 2;
   size_t external_min_bytes = 1024;
   bool force_external_data = false;
 };
