@@ -1,0 +1,99 @@
+// Packing, dispatch and path counting for the integer GEMM variants.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "integer_kernels/qgemm_internal.h"
+#include "lib/ir/error.h"
+
+namespace dyad {
+
+using namespace qgemm_detail;
+
+namespace {
+
+std::atomic<int64_t> g_calls[kQIsaCount];
+
+int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+
+}  // namespace
+
+const char* qisa_name(QIsa isa) { return isa == QIsa::Avx512Vnni ? "avx512vnni" : "reference"; }
+
+bool qisa_supported(QIsa isa) { return isa == QIsa::Reference || (isa == QIsa::Avx512Vnni && avx512vnni_cpu()); }
+
+QIsa qgemm_isa_best() {
+  static const QIsa best = [] {
+    if (const char* forced = std::getenv("DYAD_FORCE_ISA"); forced && *forced) {
+      for (int i = 0; i < kQIsaCount; ++i)
+        if (std::string(forced) == qisa_name(static_cast<QIsa>(i))) {
+          if (!qisa_supported(static_cast<QIsa>(i))) fail("DYAD_FORCE_ISA={}: this CPU cannot run it", forced);
+          return static_cast<QIsa>(i);
+        }
+      fail("DYAD_FORCE_ISA={}: unknown (use reference or avx512vnni)", forced);
+    }
+    return qisa_supported(QIsa::Avx512Vnni) ? QIsa::Avx512Vnni : QIsa::Reference;
+  }();
+  return best;
+}
+
+int64_t qgemm_calls(QIsa isa) { return g_calls[static_cast<int>(isa)].load(); }
+
+QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw) {
+  QPackedWeights p;
+  p.isa = isa;
+  p.m = m;
+  p.k = k;
+  p.row_sums.assign(static_cast<size_t>(m), 0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < k; ++c) p.row_sums[static_cast<size_t>(r)] += w[r * ldw + c];
+  if (isa == QIsa::Reference) {
+    p.data.resize(static_cast<size_t>(m * k));
+    for (int64_t r = 0; r < m; ++r) std::memcpy(p.data.data() + r * k, w + r * ldw, static_cast<size_t>(k));
+    return p;
+  }
+  // VNNI: [M/8][K/4][8 rows][4 k], so one 32-bit broadcast feeds a row's four products.
+  const int64_t k4 = round_up(k, 4) / 4, panels = round_up(m, kVnniRows) / kVnniRows;
+  p.data.assign(static_cast<size_t>(panels * k4 * kVnniRows * 4), 0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      p.data[static_cast<size_t>(((r / kVnniRows * k4 + c / 4) * kVnniRows + r % kVnniRows) * 4 + c % 4)] = w[r * ldw + c];
+  return p;
+}
+
+QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx) {
+  QPackedActivations p;
+  p.isa = isa;
+  p.k = k;
+  p.n = n;
+  if (isa == QIsa::Reference) {
+    p.data.resize(static_cast<size_t>(k * n));
+    for (int64_t r = 0; r < k; ++r) std::memcpy(p.data.data() + r * n, x + r * ldx, static_cast<size_t>(n));
+    return p;
+  }
+  // VNNI: [K/4][N][4]: the four k of one column are adjacent, as vpdpbusd reads them. Padded k
+  // rows hold 0; their weights are 0 too, so they add nothing.
+  const int64_t k4 = round_up(k, 4) / 4;
+  p.data.assign(static_cast<size_t>(k4 * n * 4), 0);
+  for (int64_t r = 0; r < k; ++r) {
+    const uint8_t* src = x + r * ldx;
+    uint8_t* dst = p.data.data() + (r / 4) * n * 4 + r % 4;
+    for (int64_t c = 0; c < n; ++c) dst[c * 4] = src[c];
+  }
+  return p;
+}
+
+void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
+           int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
+  DYAD_CHECK(w.isa == x.isa && w.k == x.k);
+  DYAD_CHECK(n_begin >= 0 && n_begin <= n_end && n_end <= x.n);
+  DYAD_CHECK(output == QOutput::Int32 || stage.multipliers != nullptr);
+  g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
+  if (w.isa == QIsa::Avx512Vnni)
+    qu8_qs8_gemm_8x32c4__avx512vnni(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+  else
+    qu8_qs8_gemm__ref(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+}
+
+}  // namespace dyad

@@ -1,0 +1,58 @@
+// Integer GEMM for W8A8 layers (convolutions as im2col products, matmuls):
+//
+//   acc[m][n] = bias[m] + sum_k W[m][k] * (X[k][n] - x_zero_point)         int32, wrapping
+//   Y[m][n]   = clamp(dyadic_rescale(acc, mult[m]) + y_zero_point, qmin, qmax)   (lib/quant/dyadic.h)
+//
+// W is int8 [M][K] (symmetric, one scale per output row), X is uint8 [K][N]. Y is uint8, int8, or
+// the int32 accumulators themselves (ConvInteger/MatMulInteger semantics).
+//
+// Variants, named by the scheme in README.md: a scalar reference (qu8_qs8_gemm__ref) and
+// an AVX-512 VNNI one (qu8_qs8_gemm_8x32c4__avx512vnni). All give bit-identical results; the
+// zero point is applied through the weights' row sums: sum W*(X - z) = sum W*X - z * sum W.
+// qgemm_isa_best() picks the fastest this CPU runs; DYAD_FORCE_ISA=reference|avx512vnni forces
+// one, and qgemm_calls() counts calls per variant so tests can prove which paths ran.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lib/quant/dyadic.h"
+
+namespace dyad {
+
+enum class QIsa { Reference = 0, Avx512Vnni = 1 };
+constexpr int kQIsaCount = 2;
+const char* qisa_name(QIsa isa);
+bool qisa_supported(QIsa isa);  // compiled in and the CPU has the instructions
+QIsa qgemm_isa_best();          // honours DYAD_FORCE_ISA
+int64_t qgemm_calls(QIsa isa);  // kernel calls so far on this path
+
+// Weights packed for one variant; pack once per layer.
+struct QPackedWeights {
+  QIsa isa = QIsa::Reference;
+  int64_t m = 0, k = 0;
+  std::vector<int8_t> data;       // variant-specific layout, zero padded
+  std::vector<int32_t> row_sums;  // sum_k W[m][k]
+};
+QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw);
+
+// Activations packed for one variant; pack once per product (each is reused by every row block).
+struct QPackedActivations {
+  QIsa isa = QIsa::Reference;
+  int64_t k = 0, n = 0;
+  std::vector<uint8_t> data;
+};
+QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
+
+enum class QOutput { UInt8, Int8, Int32 };
+
+struct QOutputStage {
+  const DyadicMultiplier* multipliers = nullptr;  // one per row; unused for QOutput::Int32
+  int32_t zero_point = 0, qmin = 0, qmax = 255;
+};
+
+// Computes columns [n_begin, n_end) of Y (row stride ldy elements). Single-threaded: callers
+// split columns or rows across threads. w and x must be packed for the same variant.
+void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
+           int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
+
+}  // namespace dyad

@@ -1,0 +1,128 @@
+// Integer GEMM variants against the scalar reference, bit for bit, on random problems over the
+// tile's edge sizes, MLAS's zero-point sweep and extreme values; the reference against an
+// independent int64 sum; and proof that every compiled variant this CPU supports actually ran.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include "integer_kernels/qgemm.h"
+
+namespace dyad {
+namespace {
+
+struct Problem {
+  int64_t m, k, n;
+  std::vector<int8_t> w;
+  std::vector<uint8_t> x;
+  std::vector<int32_t> bias;
+  std::vector<DyadicMultiplier> mult;
+  int32_t x_zp;
+};
+
+Problem random_problem(std::mt19937& rng, int64_t m, int64_t k, int64_t n, int32_t x_zp, bool extreme) {
+  Problem p{m, k, n, {}, {}, {}, {}, x_zp};
+  p.w.resize(static_cast<size_t>(m * k));
+  p.x.resize(static_cast<size_t>(k * n));
+  for (auto& v : p.w) v = extreme ? (rng() % 2 ? int8_t{-128} : int8_t{127}) : static_cast<int8_t>(rng());
+  for (auto& v : p.x) v = extreme ? (rng() % 2 ? uint8_t{0} : uint8_t{255}) : static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<double> log2_scale(-24.0, -2.0);
+  for (int64_t i = 0; i < m; ++i) {
+    p.bias.push_back(static_cast<int32_t>(rng() % (1u << 21)) - (1 << 20));
+    p.mult.push_back(dyadic_from_real(std::exp2(log2_scale(rng))));
+  }
+  return p;
+}
+
+std::vector<uint8_t> run(QIsa isa, const Problem& p, QOutput out, const QOutputStage& stage, int64_t n_begin) {
+  const size_t elem = out == QOutput::Int32 ? 4 : 1;
+  std::vector<uint8_t> y(static_cast<size_t>(p.m * p.n) * elem, 0xA5);  // sentinel outside [n_begin, n)
+  const QPackedWeights w = qgemm_pack_weights(isa, p.w.data(), p.m, p.k, p.k);
+  const QPackedActivations x = qgemm_pack_activations(isa, p.x.data(), p.k, p.n, p.n);
+  qgemm(w, x, p.x_zp, p.bias.data(), n_begin, p.n, out, stage, y.data(), p.n);
+  return y;
+}
+
+std::vector<QIsa> optimised_variants() {
+  std::vector<QIsa> v;
+  for (int i = 1; i < kQIsaCount; ++i)
+    if (qisa_supported(static_cast<QIsa>(i))) v.push_back(static_cast<QIsa>(i));
+  return v;
+}
+
+TEST(Qgemm, ReferenceEqualsAnIndependentSum) {
+  std::mt19937 rng(7);
+  const Problem p = random_problem(rng, 5, 37, 9, 131, false);
+  std::vector<uint8_t> y = run(QIsa::Reference, p, QOutput::Int32, {}, 0);
+  for (int64_t r = 0; r < p.m; ++r)
+    for (int64_t c = 0; c < p.n; ++c) {
+      int64_t exact = p.bias[static_cast<size_t>(r)];
+      for (int64_t kk = 0; kk < p.k; ++kk)
+        exact += int64_t{p.w[static_cast<size_t>(r * p.k + kk)]} * (int64_t{p.x[static_cast<size_t>(kk * p.n + c)]} - p.x_zp);
+      int32_t got;
+      std::memcpy(&got, y.data() + (r * p.n + c) * 4, 4);
+      ASSERT_EQ(got, exact);  // small enough not to wrap
+    }
+}
+
+TEST(Qgemm, OptimisedVariantsMatchTheReferenceBitForBit) {
+  const auto variants = optimised_variants();
+  if (variants.empty()) GTEST_SKIP() << "no optimised variant runs on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  const int64_t sizes[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 100};
+  const int32_t zero_points[] = {0, 18, 75, 128, 157, 231, 255};
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t m = sizes[rng() % 15], k = sizes[rng() % 15] + (trial % 3), n = sizes[rng() % 15];
+    const bool extreme = trial % 7 == 0;
+    const Problem p = random_problem(rng, m, k, n, zero_points[rng() % 7], extreme);
+    const QOutput out = static_cast<QOutput>(trial % 3);
+    QOutputStage stage{p.mult.data(), out == QOutput::Int8 ? -3 : 17, out == QOutput::Int8 ? -128 : 0,
+                       out == QOutput::Int8 ? 127 : 255};
+    if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -100 : 10;  // a narrowed range (fused ReLU6-style)
+    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
+    const auto expected = run(QIsa::Reference, p, out, stage, n_begin);
+    for (QIsa isa : variants)
+      ASSERT_EQ(run(isa, p, out, stage, n_begin), expected)
+          << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n << " zp=" << p.x_zp << " output="
+          << static_cast<int>(out) << " n_begin=" << n_begin << " (replay with --gtest_random_seed)";
+  }
+}
+
+TEST(Qgemm, LongReductionsWrapLikeTheReference) {
+  // K large enough that 255 * 127 * K passes 2^31: the int32 accumulator wraps in every variant.
+  std::mt19937 rng(11);
+  Problem p = random_problem(rng, 3, 70000, 5, 0, true);
+  for (auto& v : p.w) v = 127;
+  for (auto& v : p.x) v = 255;
+  const auto expected = run(QIsa::Reference, p, QOutput::Int32, {}, 0);
+  for (QIsa isa : optimised_variants()) EXPECT_EQ(run(isa, p, QOutput::Int32, {}, 0), expected) << qisa_name(isa);
+}
+
+TEST(Qgemm, EverySupportedVariantRunsAndIsCounted) {
+  std::mt19937 rng(3);
+  const Problem p = random_problem(rng, 9, 20, 40, 128, false);
+  for (int i = 0; i < kQIsaCount; ++i) {
+    const QIsa isa = static_cast<QIsa>(i);
+    if (!qisa_supported(isa)) {
+      std::printf("variant %s: not supported by this CPU\n", qisa_name(isa));
+      continue;
+    }
+    const int64_t before = qgemm_calls(isa);
+    run(isa, p, QOutput::Int32, {}, 0);
+    EXPECT_EQ(qgemm_calls(isa), before + 1) << qisa_name(isa);
+    std::printf("variant %s: ran\n", qisa_name(isa));
+  }
+}
+
+TEST(Qgemm, BestVariantHonoursForcing) {
+  const char* forced = std::getenv("DYAD_FORCE_ISA");
+  if (forced && *forced) {
+    EXPECT_STREQ(qisa_name(qgemm_isa_best()), forced);
+  } else {
+    EXPECT_EQ(qgemm_isa_best(), qisa_supported(QIsa::Avx512Vnni) ? QIsa::Avx512Vnni : QIsa::Reference);
+  }
+}
+
+}  // namespace
+}  // namespace dyad
