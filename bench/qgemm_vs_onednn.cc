@@ -1,0 +1,143 @@
+// Dyad's int8 GEMM against oneDNN's int8 matmul (Debian libdnnl-dev, u8 x s8) on the same
+// problems, threads and machine, in one run; plus the VNNI peak measured in this process.
+//
+//   qgemm_vs_onednn [--repeats R]
+//
+// Problems are "M x N x K" in oneDNN's terms (M rows of u8 activations, N output channels):
+// 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad computes the same product with
+// weights as rows (m = N) and activations as columns (n = M). Both sides pack the weights once,
+// outside the timing. oneDNN reads its activations as they are; Dyad repacks its activations into
+// its [K/4][N][4] layout on every call, reported separately ("+pack"). Output: int32, and uint8
+// requantized per channel (oneDNN output scales; Dyad dyadic multipliers).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <dnnl.hpp>
+#include <random>
+#include <vector>
+
+#include "integer_kernels/qgemm.h"
+
+namespace dyad::bench {
+double vnni_peak_gops_one_thread();
+}
+
+namespace {
+
+using namespace dyad;
+
+struct Shape3 {
+  const char* label;
+  int64_t m, n, k;
+};
+
+template <typename F>
+double median_ms(int repeats, F&& f) {
+  for (int i = 0; i < 3; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct OneDnn {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  dnnl::matmul prim;
+  dnnl::memory src, weights, dst;
+
+  OneDnn(const Shape3& s, const std::vector<uint8_t>& a, const std::vector<int8_t>& b_kn, bool requant) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc a_md({s.m, s.k}, dt::u8, tag::ab), b_any({s.k, s.n}, dt::s8, tag::any),
+        b_plain({s.k, s.n}, dt::s8, tag::ab), c_md({s.m, s.n}, requant ? dt::u8 : dt::s32, tag::ab);
+    dnnl::primitive_attr attr;
+    if (requant) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(s.n), 0.001f));
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, engine);
+    prim = dnnl::matmul(pd);
+    src = dnnl::memory(a_md, engine, const_cast<uint8_t*>(a.data()));
+    dnnl::memory plain(b_plain, engine, const_cast<int8_t*>(b_kn.data()));
+    weights = dnnl::memory(pd.weights_desc(), engine);
+    dnnl::reorder(plain, weights).execute(stream, plain, weights);  // pre-pack, untimed
+    dst = dnnl::memory(pd.dst_desc(), engine);
+    stream.wait();
+  }
+  void run() {
+    prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeats = 20;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
+  if (!qisa_supported(QIsa::Avx512Vnni)) {
+    std::printf("this CPU has no AVX-512 VNNI; nothing to compare\n");
+    return 0;
+  }
+  const double peak1 = dyad::bench::vnni_peak_gops_one_thread();
+  std::printf("int8 GEMM: Dyad %s vs oneDNN %d.%d matmul (u8 x s8), median of %d; VNNI peak measured here: %.0f GOPS per thread\n",
+              qisa_name(QIsa::Avx512Vnni), DNNL_VERSION_MAJOR, DNNL_VERSION_MINOR, repeats, peak1);
+  const Shape3 shapes[] = {{"256^3", 256, 256, 256},       {"1024^3", 1024, 1024, 1024},
+                           {"res2 3x3 (3136x64x576)", 3136, 64, 576}, {"res3 3x3 (784x128x1152)", 784, 128, 1152},
+                           {"res4 3x3 (196x256x2304)", 196, 256, 2304}, {"res5 3x3 (49x512x4608)", 49, 512, 4608}};
+  std::printf("%-26s %2s %5s %10s %10s %10s %9s %9s %7s\n", "M x N x K", "T", "out", "dyad GOPS", "+pack", "onednn",
+              "dyad/dnn", "+pack/dnn", "% peak");
+  std::mt19937 rng(1);
+  for (const Shape3& s : shapes) {
+    std::vector<uint8_t> a(static_cast<size_t>(s.m * s.k));       // oneDNN A [M][K]
+    std::vector<int8_t> b_kn(static_cast<size_t>(s.k * s.n));     // oneDNN B [K][N]
+    for (auto& v : a) v = static_cast<uint8_t>(rng());
+    for (auto& v : b_kn) v = static_cast<int8_t>(rng());
+    // Dyad: W [N][K] (weights as rows), X [K][M] (activation columns).
+    std::vector<int8_t> w(static_cast<size_t>(s.n * s.k));
+    std::vector<uint8_t> x(static_cast<size_t>(s.k * s.m));
+    for (int64_t k = 0; k < s.k; ++k) {
+      for (int64_t j = 0; j < s.n; ++j) w[static_cast<size_t>(j * s.k + k)] = b_kn[static_cast<size_t>(k * s.n + j)];
+      for (int64_t i = 0; i < s.m; ++i) x[static_cast<size_t>(k * s.m + i)] = a[static_cast<size_t>(i * s.k + k)];
+    }
+    const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k);
+    std::vector<int32_t> bias(static_cast<size_t>(s.n), 0);
+    std::vector<DyadicMultiplier> mult(static_cast<size_t>(s.n), dyadic_from_real(0.001));
+    std::vector<int32_t> y32(static_cast<size_t>(s.n * s.m));
+    const double ops = 2.0 * static_cast<double>(s.m * s.n * s.k);
+    for (int threads : {1, 2}) {
+      omp_set_num_threads(threads);
+      for (bool requant : {false, true}) {
+        const QOutput out = requant ? QOutput::UInt8 : QOutput::Int32;
+        const QOutputStage stage{mult.data(), 0, 0, 255};
+        QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
+        auto compute = [&] {
+          const int64_t panels = (s.m + 31) / 32;
+#pragma omp parallel for num_threads(threads) schedule(static)
+          for (int t = 0; t < threads; ++t) {
+            const int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+            qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.data(), s.m);
+          }
+        };
+        const double dyad_ms = median_ms(repeats, compute);
+        const double pack_ms = median_ms(repeats, [&] {
+          px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
+          compute();
+        });
+        OneDnn dnn(s, a, b_kn, requant);
+        const double dnn_ms = median_ms(repeats, [&] { dnn.run(); });
+        const double g = ops / dyad_ms / 1e6, gp = ops / pack_ms / 1e6, gd = ops / dnn_ms / 1e6;
+        std::printf("%-26s %2d %5s %10.0f %10.0f %10.0f %8.2fx %8.2fx %6.0f%%\n", s.label, threads, requant ? "u8" : "s32", g, gp,
+                    gd, g / gd, gp / gd, 100.0 * g / (peak1 * threads));
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
