@@ -1,4 +1,4 @@
-// The AVX-512 float kernels (tiled GEMM, implicit same-conv, depthwise) against their scalar reference twins on random shapes, including
+// The AVX-512 float kernels (tiled GEMM, implicit convolution, depthwise) against their scalar reference twins on random shapes, including
 // sizes that are not multiples of the 8x32 tile, and against a double-precision sum.
 #include <gtest/gtest.h>
 
@@ -52,27 +52,30 @@ TEST(SgemmTile, Avx512MatchesReferenceOnRandomShapes) {
   }
 }
 
-TEST(SameConv, Avx512MatchesReferenceOnRandomShapes) {
+TEST(ImplicitConv, Avx512MatchesReferenceOnRandomTapTables) {
   if (!sgemm_tile_avx512_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()) + 1);
-  for (int trial = 0; trial < 40; ++trial) {
-    SameConvShape s{};
-    s.channels = 1 + rng() % 6;
+  for (int trial = 0; trial < 60; ++trial) {
+    // A stack of `planes` planes per channel, each height x width; random taps into them.
+    ImplicitConvShape s{};
+    s.channels = 1 + rng() % 5;
     s.height = 1 + rng() % 12;
     s.width = 1 + rng() % 40;
-    s.kernel_h = 1 + 2 * (rng() % 3);  // 1, 3, 5
-    s.kernel_w = 1 + 2 * (rng() % 3);
-    s.dilation_h = 1 + rng() % 2;
-    s.dilation_w = 1 + rng() % 2;
-    s.pad_h = (s.kernel_h - 1) * s.dilation_h / 2;  // "same": output size = input size
-    s.pad_w = (s.kernel_w - 1) * s.dilation_w / 2;
-    const int64_t m = 1 + rng() % 20, k = s.channels * s.kernel_h * s.kernel_w, plane = s.height * s.width;
-    const auto a = random_floats(static_cast<size_t>(m * k), rng), x = random_floats(static_cast<size_t>(s.channels * plane), rng),
-               bias = random_floats(static_cast<size_t>(m), rng);
+    const int64_t planes = 1 + rng() % 4, plane = s.height * s.width;
+    s.channel_stride = planes * plane;
+    const int64_t taps = 1 + rng() % 9;
+    for (int64_t t = 0; t < taps; ++t) {
+      const int64_t dy = static_cast<int64_t>(rng() % 5) - 2, dx = static_cast<int64_t>(rng() % 5) - 2;
+      s.taps.push_back({static_cast<int64_t>(rng() % planes) * plane + dy * s.width + dx, dy, dx});
+    }
+    const int64_t m = 1 + rng() % 20, k = s.channels * taps;
+    const auto a = random_floats(static_cast<size_t>(m * k), rng), bias = random_floats(static_cast<size_t>(m), rng);
+    const auto src = random_floats(static_cast<size_t>(s.channels * s.channel_stride), rng);
     const auto packed = sgemm_pack_a(a.data(), m, k, k);
-    std::vector<float> ref(static_cast<size_t>(m * plane)), fast(static_cast<size_t>(m * plane));
-    same_conv_ref(packed.data(), m, s, x.data(), 0, plane, ref.data(), bias.data());
-    same_conv_avx512(packed.data(), m, s, x.data(), 0, plane, fast.data(), bias.data());
+    const int64_t p_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(plane));
+    std::vector<float> ref(static_cast<size_t>(m * plane), 5.0f), fast(ref.size(), 5.0f);
+    implicit_conv_ref(packed.data(), m, s, src.data(), p_begin, plane, ref.data(), bias.data());
+    implicit_conv_avx512(packed.data(), m, s, src.data(), p_begin, plane, fast.data(), bias.data());
     for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(fast[i], ref[i], tolerance(k)) << "trial " << trial << " at " << i;
   }
 }

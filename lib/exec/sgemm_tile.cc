@@ -28,21 +28,20 @@ void sgemm_tile_ref(const float* packed_a, int64_t m, int64_t k, const float* b,
   }
 }
 
-void same_conv_ref(const float* packed_a, int64_t m, const SameConvShape& s, const float* x, int64_t p_begin,
-                   int64_t p_end, float* y, const float* bias) {
-  const int64_t k = s.channels * s.kernel_h * s.kernel_w, plane = s.height * s.width;
+void implicit_conv_ref(const float* packed_a, int64_t m, const ImplicitConvShape& s, const float* src,
+                       int64_t p_begin, int64_t p_end, float* y, const float* bias) {
+  const int64_t taps = static_cast<int64_t>(s.taps.size()), k = s.channels * taps, plane = s.height * s.width;
   for (int64_t row = 0; row < m; ++row) {
     const float* pa = packed_a + (row / kSgemmRows) * kSgemmRows * k + row % kSgemmRows;
     for (int64_t p = p_begin; p < p_end; ++p) {
       const int64_t oh = p / s.width, ow = p % s.width;
       float acc = bias ? bias[row] : 0.0f;
       for (int64_t c = 0; c < s.channels; ++c)
-        for (int64_t kh = 0; kh < s.kernel_h; ++kh)
-          for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-            const int64_t ih = oh + kh * s.dilation_h - s.pad_h, iw = ow + kw * s.dilation_w - s.pad_w;
-            if (ih < 0 || ih >= s.height || iw < 0 || iw >= s.width) continue;
-            acc += pa[((c * s.kernel_h + kh) * s.kernel_w + kw) * kSgemmRows] * x[c * plane + ih * s.width + iw];
-          }
+        for (int64_t t = 0; t < taps; ++t) {
+          const ImplicitTap& tap = s.taps[static_cast<size_t>(t)];
+          if (oh + tap.dy < 0 || oh + tap.dy >= s.height || ow + tap.dx < 0 || ow + tap.dx >= s.width) continue;
+          acc += pa[(c * taps + t) * kSgemmRows] * src[c * s.channel_stride + tap.offset + p];
+        }
       y[row * plane + p] = acc;
     }
   }

@@ -33,19 +33,24 @@ bool sgemm_tile_avx512_available();
 // The fastest variant this CPU runs, or nullptr if none beats Eigen (no AVX-512).
 SgemmTileFn sgemm_tile_best();
 
-// Implicit-GEMM convolution for the common "same" case: 2-D, stride 1, output size equal to the
-// input size (pads sum to the dilated kernel extent minus one). B is never materialized: for
-// output pixel p and tap (c, kh, kw) the input sits at x[c][p + (kh*dh - ph)*W + kw*dw - pw], a
-// contiguous run across a tile's pixels, with lanes whose tap falls in the padding masked to 0.
-//   y[m][p] = bias[m] + sum_{c,kh,kw} A[m][(c*KH + kh)*KW + kw] * x[c][tap(p)]   for p in [p_begin, p_end)
-struct SameConvShape {
-  int64_t channels, height, width, kernel_h, kernel_w, pad_h, pad_w, dilation_h, dilation_w;
+// Implicit-GEMM convolution: B is never materialized. The source is a stack of planes with the
+// output's own size (height x width), channel_stride elements apart; tap t of channel c reads, for
+// output pixel p = (oh, ow), the element at c * channel_stride + offset[t] + p, which is inside
+// the plane when 0 <= oh + dy[t] < height and 0 <= ow + dx[t] < width (other lanes read as 0):
+//   y[m][p] = bias[m] + sum_{c,t} A[m][c * taps + t] * src_t(c, p)        for p in [p_begin, p_end)
+// A stride-1 convolution whose output is as large as its input uses the input itself as the only
+// plane (offset = dy * width + dx). A stride-s convolution uses the input split into s*s phase
+// planes (rows and columns by residue mod s), so every tap again reads contiguous memory.
+struct ImplicitTap {
+  int64_t offset, dy, dx;
 };
-using SameConvFn = void (*)(const float* packed_a, int64_t m, const SameConvShape& shape, const float* x,
-                            int64_t p_begin, int64_t p_end, float* y, const float* bias);
-void same_conv_ref(const float* packed_a, int64_t m, const SameConvShape& shape, const float* x, int64_t p_begin,
-                   int64_t p_end, float* y, const float* bias);
-void same_conv_avx512(const float* packed_a, int64_t m, const SameConvShape& shape, const float* x, int64_t p_begin,
-                      int64_t p_end, float* y, const float* bias);
+struct ImplicitConvShape {
+  int64_t channels, height, width, channel_stride;
+  std::vector<ImplicitTap> taps;  // in A's k order within a channel
+};
+void implicit_conv_ref(const float* packed_a, int64_t m, const ImplicitConvShape& shape, const float* src,
+                       int64_t p_begin, int64_t p_end, float* y, const float* bias);
+void implicit_conv_avx512(const float* packed_a, int64_t m, const ImplicitConvShape& shape, const float* src,
+                          int64_t p_begin, int64_t p_end, float* y, const float* bias);
 
 }  // namespace dyad

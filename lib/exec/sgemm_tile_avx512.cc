@@ -65,14 +65,14 @@ void tile(const float* pa, int64_t k, const float* b, int64_t ldb, float* c, int
 // The same tile for the implicit "same" convolution: B rows come straight from the input with
 // per-tap lane masks (taps in the padding read as 0; masked loads never fault).
 template <int kValidRows>
-void same_conv_tile(const float* pa, const SameConvShape& s, const float* x, int64_t p0, float* c, int64_t ldc,
-                    const float* bias, int64_t cols, const uint32_t* tap_masks, const int64_t* tap_offsets) {
+void implicit_conv_tile(const float* pa, const ImplicitConvShape& s, const float* x, int64_t p0, float* c, int64_t ldc,
+                        const float* bias, int64_t cols, const uint32_t* tap_masks, const int64_t* tap_offsets) {
   DYAD_ROW_INIT(0) DYAD_ROW_INIT(1) DYAD_ROW_INIT(2) DYAD_ROW_INIT(3)
   DYAD_ROW_INIT(4) DYAD_ROW_INIT(5) DYAD_ROW_INIT(6) DYAD_ROW_INIT(7)
-  const int64_t plane = s.height * s.width, taps = s.kernel_h * s.kernel_w;
+  const int64_t taps = static_cast<int64_t>(s.taps.size());
   const float* a = pa;
   for (int64_t ch = 0; ch < s.channels; ++ch) {
-    const float* xc = x + ch * plane + p0;
+    const float* xc = x + ch * s.channel_stride + p0;
     for (int64_t t = 0; t < taps; ++t, a += kSgemmRows) {
       const uint32_t mask = tap_masks[t];
       const float* src = xc + tap_offsets[t];
@@ -102,24 +102,21 @@ using TileFn = void (*)(const float*, int64_t, const float*, int64_t, float*, in
 constexpr TileFn kTiles[kSgemmRows + 1] = {nullptr,  tile<1>, tile<2>, tile<3>, tile<4>,
                                            tile<5>, tile<6>, tile<7>, tile<8>};
 
-using SameConvTileFn = void (*)(const float*, const SameConvShape&, const float*, int64_t, float*, int64_t,
-                                const float*, int64_t, const uint32_t*, const int64_t*);
-constexpr SameConvTileFn kSameConvTiles[kSgemmRows + 1] = {
-    nullptr, same_conv_tile<1>, same_conv_tile<2>, same_conv_tile<3>, same_conv_tile<4>,
-    same_conv_tile<5>, same_conv_tile<6>, same_conv_tile<7>, same_conv_tile<8>};
+using ImplicitConvTileFn = void (*)(const float*, const ImplicitConvShape&, const float*, int64_t, float*, int64_t,
+                                    const float*, int64_t, const uint32_t*, const int64_t*);
+constexpr ImplicitConvTileFn kImplicitConvTiles[kSgemmRows + 1] = {
+    nullptr, implicit_conv_tile<1>, implicit_conv_tile<2>, implicit_conv_tile<3>, implicit_conv_tile<4>,
+    implicit_conv_tile<5>, implicit_conv_tile<6>, implicit_conv_tile<7>, implicit_conv_tile<8>};
 
 }  // namespace
 
-void same_conv_avx512(const float* packed_a, int64_t m, const SameConvShape& s, const float* x, int64_t p_begin,
-                      int64_t p_end, float* y, const float* bias) {
-  const int64_t k = s.channels * s.kernel_h * s.kernel_w, plane = s.height * s.width;
-  const size_t taps = static_cast<size_t>(s.kernel_h * s.kernel_w);
+void implicit_conv_avx512(const float* packed_a, int64_t m, const ImplicitConvShape& s, const float* x,
+                          int64_t p_begin, int64_t p_end, float* y, const float* bias) {
+  const size_t taps = s.taps.size();
+  const int64_t k = s.channels * static_cast<int64_t>(taps), plane = s.height * s.width;
   std::vector<uint32_t> tap_masks(taps);
   std::vector<int64_t> tap_offsets(taps);
-  for (int64_t kh = 0; kh < s.kernel_h; ++kh)
-    for (int64_t kw = 0; kw < s.kernel_w; ++kw)
-      tap_offsets[static_cast<size_t>(kh * s.kernel_w + kw)] =
-          (kh * s.dilation_h - s.pad_h) * s.width + kw * s.dilation_w - s.pad_w;
+  for (size_t t = 0; t < taps; ++t) tap_offsets[t] = s.taps[t].offset;
   alignas(64) int32_t row[kSgemmCols], col[kSgemmCols];
   for (int64_t p0 = p_begin; p0 < p_end; p0 += kSgemmCols) {
     const int64_t cols = p_end - p0 < kSgemmCols ? p_end - p0 : kSgemmCols;
@@ -133,20 +130,17 @@ void same_conv_avx512(const float* packed_a, int64_t m, const SameConvShape& s, 
     const __m512i r0 = _mm512_load_si512(row), r1 = _mm512_load_si512(row + 16);
     const __m512i c0 = _mm512_load_si512(col), c1 = _mm512_load_si512(col + 16);
     const uint32_t valid = cols >= 32 ? 0xFFFFFFFFu : ((1u << cols) - 1);
-    // A tap reads its lane only where the shifted coordinate is inside the input.
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-      const int64_t dh = kh * s.dilation_h - s.pad_h;
-      const uint32_t mh = in_range(r0, dh, s.height) | (static_cast<uint32_t>(in_range(r1, dh, s.height)) << 16);
-      for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-        const int64_t dw = kw * s.dilation_w - s.pad_w;
-        const uint32_t mw = in_range(c0, dw, s.width) | (static_cast<uint32_t>(in_range(c1, dw, s.width)) << 16);
-        tap_masks[static_cast<size_t>(kh * s.kernel_w + kw)] = mh & mw & valid;
-      }
+    // A tap reads its lane only where the shifted coordinate is inside the plane.
+    for (size_t t = 0; t < taps; ++t) {
+      const ImplicitTap& tap = s.taps[t];
+      const uint32_t mh = in_range(r0, tap.dy, s.height) | (static_cast<uint32_t>(in_range(r1, tap.dy, s.height)) << 16);
+      const uint32_t mw = in_range(c0, tap.dx, s.width) | (static_cast<uint32_t>(in_range(c1, tap.dx, s.width)) << 16);
+      tap_masks[t] = mh & mw & valid;
     }
     for (int64_t m0 = 0; m0 < m; m0 += kSgemmRows) {
       const int64_t rows = m - m0 < kSgemmRows ? m - m0 : kSgemmRows;
-      kSameConvTiles[rows](packed_a + m0 * k, s, x, p0, y + m0 * plane + p0, plane, bias ? bias + m0 : nullptr, cols,
-                           tap_masks.data(), tap_offsets.data());
+      kImplicitConvTiles[rows](packed_a + m0 * k, s, x, p0, y + m0 * plane + p0, plane, bias ? bias + m0 : nullptr,
+                               cols, tap_masks.data(), tap_offsets.data());
     }
   }
 }

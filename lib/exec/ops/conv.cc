@@ -1,10 +1,12 @@
 // Conv in float. Strategies, chosen per call:
 //   - depthwise (one channel per group): a direct loop per plane (lib/exec/depthwise.h);
-//   - AVX-512 CPUs: the register-tiled kernel (lib/exec/sgemm_tile.h), reading the input in place
-//     for stride-1 "same" convolutions and an im2col matrix otherwise;
+//   - AVX-512 CPUs: the register-tiled kernel (lib/exec/sgemm_tile.h) without im2col: reading the
+//     input in place for stride-1 "same" convolutions, or its stride x stride phase planes for
+//     strided ones; im2col remains for 1-D/3-D and geometries the planes cannot cover;
 //   - other CPUs: im2col + Eigen GEMM, one image per thread (measured 3x faster here than batching
 //     images into one wide GEMM, which streams a matrix larger than the caches).
 // Bias and a Relu/Clip fused by the executor (ctx.clamp_lo/hi) are applied while the output is hot.
+#include <algorithm>
 #include <limits>
 #include <memory>
 
@@ -102,24 +104,108 @@ const std::vector<std::vector<float>>& packed_weights(KernelContext& c, const Te
   return packed->groups;
 }
 
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Maps a 2-D convolution onto the implicit kernel (see ImplicitConvShape). `direct`: a stride-1
+// convolution as large as its input reads the input itself. Otherwise the input is split into
+// phase planes of the output's size, one per (row, column) residue mod the stride that some tap
+// reads (`phases`, in plane order). Returns false when a tap could need an input element beyond
+// the planes' extent (then im2col is used).
+bool plan_implicit(const WindowGeometry& g, int64_t channels, ImplicitConvShape& shape, bool& direct,
+                   std::vector<std::pair<int64_t, int64_t>>& phases) {
+  if (g.in.size() != 2) return false;
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], sh = g.stride[0], sw = g.stride[1];
+  direct = sh == 1 && sw == 1 && OH == H && OW == W;
+  shape = {channels, OH, OW, H * W, {}};
+  phases.clear();
+  for (int64_t kh = 0; kh < g.kernel[0]; ++kh)
+    for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+      const int64_t a = kh * g.dilation[0] - g.pad_begin[0], b = kw * g.dilation[1] - g.pad_begin[1];
+      if (direct) {
+        shape.taps.push_back({a * W + b, a, b});
+        continue;
+      }
+      // Input row oh * sh + a = sh * (oh + qh) + rh: plane row oh + qh of phase rh.
+      const int64_t qh = floor_div(a, sh), rh = a - qh * sh, qw = floor_div(b, sw), rw = b - qw * sw;
+      if ((qh > 0 && sh * OH + rh < H) || (qw > 0 && sw * OW + rw < W)) return false;
+      const auto phase = std::make_pair(rh, rw);
+      auto it = std::find(phases.begin(), phases.end(), phase);
+      const int64_t index = it - phases.begin();
+      if (it == phases.end()) phases.push_back(phase);
+      shape.taps.push_back({index * OH * OW + qh * OW + qw, qh, qw});
+    }
+  if (!direct) shape.channel_stride = static_cast<int64_t>(phases.size()) * OH * OW;
+  return true;
+}
+
+// The phase planes of one image's channels: plane i of channel c holds
+// x[c][sh * r + phases[i].first][sw * j + phases[i].second] for r < OH, j < OW (0 outside x).
+void build_phase_planes(const WindowGeometry& g, int64_t channels, const std::vector<std::pair<int64_t, int64_t>>& phases,
+                        const float* x, float* planes) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], sh = g.stride[0], sw = g.stride[1];
+  for (int64_t c = 0; c < channels; ++c)
+    for (size_t p = 0; p < phases.size(); ++p) {
+      const auto [rh, rw] = phases[p];
+      float* dst = planes + (c * static_cast<int64_t>(phases.size()) + static_cast<int64_t>(p)) * OH * OW;
+      const int64_t valid = std::clamp<int64_t>((W - rw + sw - 1) / sw, 0, OW);
+      for (int64_t i = 0; i < OH; ++i) {
+        const int64_t ih = sh * i + rh;
+        float* d = dst + i * OW;
+        if (ih >= H) {
+          std::fill(d, d + OW, 0.0f);
+          continue;
+        }
+        const float* src = x + (c * H + ih) * W + rw;
+        for (int64_t j = 0; j < valid; ++j) d[j] = src[j * sw];
+        std::fill(d + valid, d + OW, 0.0f);
+      }
+    }
+}
+
 void conv_tiled(KernelContext& ctx, const ConvCall<float>& cc, SgemmTileFn tile) {
   const auto& packed = packed_weights(ctx, ctx.in(1), cc.group, cc.mg, cc.k);
   const WindowGeometry& g = cc.g;
   const int64_t panels = (cc.out_size + kSgemmCols - 1) / kSgemmCols;
+  const int threads = omp_get_max_threads();
   auto bias_of = [&](int64_t gi) { return cc.bias ? cc.bias + gi * cc.mg : nullptr; };
-  if (g.in.size() == 2 && g.stride[0] == 1 && g.stride[1] == 1 && g.out == g.in) {
-    // Stride-1 convolution with output as large as its input: no im2col at all.
-    const SameConvShape shape{cc.cg, g.in[0], g.in[1], g.kernel[0], g.kernel[1], g.pad_begin[0], g.pad_begin[1],
-                              g.dilation[0], g.dilation[1]};
-    parallel_for(cc.n * cc.group * panels, cc.mg * cc.k * kSgemmCols, [&](int64_t b, int64_t e) {
-      for (int64_t item = b; item < e; ++item) {
-        const int64_t image = item / (cc.group * panels), gi = (item / panels) % cc.group, panel = item % panels;
-        const int64_t p0 = panel * kSgemmCols, p1 = std::min(p0 + kSgemmCols, cc.out_size);
-        same_conv_avx512(packed[static_cast<size_t>(gi)].data(), cc.mg, shape, cc.input(image, gi), p0, p1,
-                         cc.output(image, gi), bias_of(gi));
-        cc.clamp(cc.output(image, gi), cc.mg, p0, p1);
+  ImplicitConvShape shape;
+  bool direct = false;
+  std::vector<std::pair<int64_t, int64_t>> phases;
+  if (plan_implicit(g, cc.cg, shape, direct, phases)) {
+    auto panel_range = [&](int64_t image, int64_t gi, const float* src, int64_t first, int64_t end) {
+      const int64_t p0 = first * kSgemmCols, p1 = std::min(end * kSgemmCols, cc.out_size);
+      implicit_conv_avx512(packed[static_cast<size_t>(gi)].data(), cc.mg, shape, src, p0, p1, cc.output(image, gi),
+                           bias_of(gi));
+      cc.clamp(cc.output(image, gi), cc.mg, p0, p1);
+    };
+    if (direct) {  // the input is the source: split (image, group, panel) across threads
+      parallel_for(cc.n * cc.group * panels, cc.mg * cc.k * kSgemmCols, [&](int64_t b, int64_t e) {
+        for (int64_t item = b; item < e; ++item) {
+          const int64_t image = item / (cc.group * panels), gi = (item / panels) % cc.group, panel = item % panels;
+          panel_range(image, gi, cc.input(image, gi), panel, panel + 1);
+        }
+      });
+      return;
+    }
+    const size_t planes_size = static_cast<size_t>(cc.cg * shape.channel_stride);
+    if (cc.n >= threads) {  // one image per thread, each with its own phase planes
+      parallel_for(cc.n, cc.m * cc.k * cc.out_size, [&](int64_t b, int64_t e) {
+        std::vector<float> planes(planes_size);
+        for (int64_t image = b; image < e; ++image)
+          for (int64_t gi = 0; gi < cc.group; ++gi) {
+            build_phase_planes(g, cc.cg, phases, cc.input(image, gi), planes.data());
+            panel_range(image, gi, planes.data(), 0, panels);
+          }
+      });
+      return;
+    }
+    std::vector<float> planes(planes_size);
+    for (int64_t image = 0; image < cc.n; ++image)
+      for (int64_t gi = 0; gi < cc.group; ++gi) {
+        build_phase_planes(g, cc.cg, phases, cc.input(image, gi), planes.data());
+        parallel_for(panels, cc.mg * cc.k * kSgemmCols,
+                     [&](int64_t first, int64_t end) { panel_range(image, gi, planes.data(), first, end); });
       }
-    });
     return;
   }
   // Columns [c0, c1) of one (image, group) product, reading B = the im2col matrix (or the input).
@@ -129,7 +215,7 @@ void conv_tiled(KernelContext& ctx, const ConvCall<float>& cc, SgemmTileFn tile)
     cc.clamp(cc.output(image, gi), cc.mg, c0, c1);
   };
   const size_t col_size = cc.pointwise ? 0 : static_cast<size_t>(cc.k * cc.out_size);
-  if (cc.n >= omp_get_max_threads()) {  // one image per thread
+  if (cc.n >= threads) {  // one image per thread
     parallel_for(cc.n, cc.m * cc.k * cc.out_size, [&](int64_t b, int64_t e) {
       std::vector<float> col(col_size);
       for (int64_t image = b; image < e; ++image)
