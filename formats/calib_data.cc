@@ -1,0 +1,133 @@
+#include "formats/calib_data.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "formats/tensor_io/npy.h"
+#include "formats/tensor_io/npz.h"
+#include "formats/tensor_io/tensor_pb.h"
+
+namespace dyad {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string expected_shape(const ValueInfo& input, bool samples_first) {
+  std::string s = "[";
+  for (size_t d = 0; d < input.dims.size(); ++d) {
+    if (d) s += ",";
+    if (d == 0 && samples_first) s += "N";
+    else s += input.dims[d].known() ? std::to_string(input.dims[d].value) : (input.dims[d].param.empty() ? "?" : input.dims[d].param);
+  }
+  return s + "]";
+}
+
+// Checks one array against the model's input; with samples_first the first axis is free.
+void check_against_input(const Tensor& t, const ValueInfo& input, bool samples_first, const std::string& source) {
+  bool ok = input.dtype == DType::Undefined || t.dtype() == input.dtype;
+  if (input.has_shape) {
+    ok = ok && static_cast<size_t>(t.rank()) == input.dims.size();
+    for (size_t d = samples_first ? 1 : 0; ok && d < input.dims.size(); ++d)
+      ok = !input.dims[d].known() || input.dims[d].value == t.dim(static_cast<int>(d));
+  }
+  if (!ok)
+    fail("calibration data for input '{}': expected {} {}{}, got {} {} in {}", input.name, dtype_name(input.dtype),
+         expected_shape(input, samples_first), samples_first ? " (N samples)" : "", dtype_name(t.dtype()),
+         shape_to_string(t.shape()), source);
+}
+
+// Rows [begin, end) of the first axis.
+Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
+  Shape s = t.shape();
+  s[0] = end - begin;
+  Tensor out = Tensor::uninitialized(t.dtype(), s);
+  const size_t row_bytes = t.dim(0) ? t.nbytes() / static_cast<size_t>(t.dim(0)) : 0;
+  std::memcpy(out.raw(), t.raw() + static_cast<size_t>(begin) * row_bytes, static_cast<size_t>(end - begin) * row_bytes);
+  return out;
+}
+
+std::vector<InputBatch> split(const std::map<std::string, Tensor>& arrays, const Graph& graph, const CalibrationLoad& options,
+                              const std::string& source) {
+  int64_t samples = -1, batch = options.batch_size;
+  bool fixed_batch = false;  // a model input with a fixed first dimension takes only full batches
+  for (const auto& input : graph.inputs) {
+    const Tensor& t = arrays.at(input.name);
+    check_against_input(t, input, true, source);
+    if (t.rank() == 0) fail("calibration data for input '{}' in {} has no sample axis", input.name, source);
+    if (samples >= 0 && t.dim(0) != samples)
+      fail("calibration data in {}: input '{}' has {} samples, others have {}", source, input.name, t.dim(0), samples);
+    samples = t.dim(0);
+    if (input.has_shape && !input.dims.empty() && input.dims[0].known()) {
+      batch = input.dims[0].value;
+      fixed_batch = true;
+    }
+  }
+  if (options.max_samples > 0) samples = std::min(samples, options.max_samples);
+  if (samples <= 0) fail("calibration data in {} holds no samples", source);
+  batch = std::max<int64_t>(batch, 1);
+  std::vector<InputBatch> batches;
+  for (int64_t b = 0; b < samples; b += batch) {
+    const int64_t e = std::min(b + batch, samples);
+    if (fixed_batch && e - b < batch) break;
+    InputBatch ib;
+    for (const auto& input : graph.inputs) ib[input.name] = rows(arrays.at(input.name), b, e);
+    batches.push_back(std::move(ib));
+  }
+  if (batches.empty()) fail("calibration data in {}: {} samples do not fill one batch of {}", source, samples, batch);
+  return batches;
+}
+
+std::vector<InputBatch> load_folder(const fs::path& dir, const Graph& graph, const CalibrationLoad& options) {
+  std::vector<fs::path> sets;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+  std::sort(sets.begin(), sets.end());
+  if (sets.empty()) fail("{}: no test_data_set_* folders with input_<i>.pb files", dir.string());
+  std::vector<InputBatch> batches;
+  int64_t samples = 0;
+  for (const auto& set : sets) {
+    InputBatch ib;
+    for (size_t i = 0; i < graph.inputs.size(); ++i) {
+      const fs::path file = set / ("input_" + std::to_string(i) + ".pb");
+      if (!fs::exists(file)) fail("{}: missing {} for input '{}'", set.string(), file.filename().string(), graph.inputs[i].name);
+      Tensor t = read_tensor_pb(file);
+      check_against_input(t, graph.inputs[i], false, file.string());
+      ib[graph.inputs[i].name] = std::move(t);
+    }
+    samples += ib.begin()->second.rank() ? ib.begin()->second.dim(0) : 1;
+    batches.push_back(std::move(ib));
+    if (options.max_samples > 0 && samples >= options.max_samples) break;
+  }
+  return batches;
+}
+
+}  // namespace
+
+std::vector<InputBatch> load_calibration_batches(const fs::path& path, const Graph& graph, const CalibrationLoad& options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("{}: no such file or folder", path.string());
+  if (graph.inputs.empty()) fail("the model has no inputs to calibrate");
+  if (fs::is_directory(path, ec)) return load_folder(path, graph, options);
+  const std::string ext = path.extension().string();
+  std::map<std::string, Tensor> arrays;
+  if (ext == ".npy") {
+    if (graph.inputs.size() != 1)
+      fail("{}: a .npy file calibrates a single-input model; this one has {} inputs (use .npz with one array per input)",
+           path.string(), graph.inputs.size());
+    arrays[graph.inputs[0].name] = read_npy(path);
+  } else if (ext == ".npz") {
+    arrays = read_npz(path);
+    for (const auto& input : graph.inputs)
+      if (!arrays.count(input.name)) {
+        std::string have;
+        for (const auto& [name, t] : arrays) have += (have.empty() ? "" : ", ") + name;
+        fail("{}: no array named '{}' for the model's input (the archive has: {})", path.string(), input.name, have);
+      }
+  } else {
+    fail("{}: unknown calibration data type '{}' (use .npy, .npz or a folder of test_data_set_*)", path.string(), ext);
+  }
+  return split(arrays, graph, options, path.string());
+}
+
+}  // namespace dyad
