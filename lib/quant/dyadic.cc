@@ -1,5 +1,6 @@
 #include "lib/quant/dyadic.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dyad {
@@ -27,6 +28,16 @@ DyadicMultiplier dyadic_from_real(double real) {
     if (m == 0) return {};
   }
   return {static_cast<int32_t>(m), static_cast<int32_t>(s)};
+}
+
+DyadicAddMultipliers dyadic_add_from_real(double real_a, double real_b) {
+  const DyadicMultiplier big = dyadic_from_real(std::max(real_a, real_b));
+  if (big.m == 0) return {};
+  auto at_shift = [&](double real) {
+    const double m = std::floor(std::ldexp(real, big.s) + 0.5);
+    return static_cast<int32_t>(std::min(m, 2147483647.0));
+  };
+  return {at_shift(real_a), at_shift(real_b), big.s};
 }
 
 }  // namespace dyad

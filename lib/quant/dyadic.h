@@ -43,4 +43,22 @@ inline int32_t dyadic_requantize(int32_t acc, DyadicMultiplier d, int32_t zero_p
   return static_cast<int32_t>(r < qmin ? qmin : (r > qmax ? qmax : r));
 }
 
+// Adding two quantized tensors with different scales (a residual Add):
+//   y = clamp(floor(((a - za) * ma + (b - zb) * mb + 2^(s-1)) / 2^s) + zp, qmin, qmax)
+// with ma / 2^s ~ s_a / s_y and mb / 2^s ~ s_b / s_y sharing one shift, so the sum is rounded
+// once. |a - za| <= 255 and m < 2^31 keep every term inside int64.
+struct DyadicAddMultipliers {
+  int32_t ma = 0, mb = 0, s = 0;
+};
+// The shift is chosen for the larger multiplier; both must be below 2^31.
+DyadicAddMultipliers dyadic_add_from_real(double real_a, double real_b);
+
+inline int32_t dyadic_add(int32_t a, int32_t za, int32_t b, int32_t zb, DyadicAddMultipliers d, int32_t zero_point,
+                          int32_t qmin, int32_t qmax) {
+  const int64_t p = static_cast<int64_t>(a - za) * d.ma + static_cast<int64_t>(b - zb) * d.mb;
+  const int64_t half = d.s > 0 ? (int64_t{1} << (d.s - 1)) : 0;
+  const int64_t r = ((p + half) >> d.s) + zero_point;
+  return static_cast<int32_t>(r < qmin ? qmin : (r > qmax ? qmax : r));
+}
+
 }  // namespace dyad

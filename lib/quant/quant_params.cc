@@ -1,0 +1,43 @@
+#include "lib/quant/quant_params.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dyad {
+
+int32_t ActivationQuant::quantize(float x) const {
+  const float q = x / scale;
+  return static_cast<int32_t>(std::clamp(std::nearbyint(static_cast<double>(q)) + zero_point, 0.0, 255.0));
+}
+
+ActivationQuant uint8_quant(FloatRange range) {
+  const float lo = std::min(range.min, 0.0f), hi = std::max(range.max, 0.0f);
+  if (!(hi > lo)) return {1.0f, 0};  // a constant-zero tensor
+  ActivationQuant q;
+  q.scale = (hi - lo) / 255.0f;
+  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / q.scale), 0.0f, 255.0f));
+  return q;
+}
+
+WeightQuant quantize_weights_per_channel(const Tensor& w, int axis) {
+  if (w.dtype() != DType::Float32) fail("weights must be float, got {}", dtype_name(w.dtype()));
+  const int64_t channels = w.dim(axis);
+  int64_t inner = 1;
+  for (int d = axis + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  WeightQuant out;
+  out.scales.assign(static_cast<size_t>(channels), 0.0f);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int64_t c = (i / inner) % channels;
+    out.scales[static_cast<size_t>(c)] = std::max(out.scales[static_cast<size_t>(c)], std::fabs(w.data<float>()[i]));
+  }
+  for (auto& s : out.scales) s = s > 0 ? s / 127.0f : 1.0f;
+  out.values = Tensor(DType::Int8, w.shape());
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int64_t c = (i / inner) % channels;
+    const float q = std::nearbyint(w.data<float>()[i] / out.scales[static_cast<size_t>(c)]);
+    out.values.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+  }
+  return out;
+}
+
+}  // namespace dyad

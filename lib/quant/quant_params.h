@@ -1,0 +1,27 @@
+// Scales and zero points: uint8 activations (asymmetric, per tensor) and int8 weights
+// (symmetric, restricted to [-127, 127], per output channel). Real zero is always exactly
+// representable: the activation range is widened to contain 0 and the zero point is an integer.
+#pragma once
+#include <vector>
+
+#include "lib/calib/observer.h"
+#include "lib/ir/tensor.h"
+
+namespace dyad {
+
+struct ActivationQuant {
+  float scale = 1.0f;
+  int32_t zero_point = 0;  // uint8
+  int32_t quantize(float x) const;  // round half to even, saturate, as QuantizeLinear
+};
+
+ActivationQuant uint8_quant(FloatRange range);
+
+// Per-channel int8 weights along axis `axis`: q = round(w / s[c]), s[c] = max|w[c]| / 127.
+struct WeightQuant {
+  std::vector<float> scales;
+  Tensor values;  // int8, same shape as the float weights
+};
+WeightQuant quantize_weights_per_channel(const Tensor& w, int axis);
+
+}  // namespace dyad

@@ -1,0 +1,81 @@
+// W8A8 integer-only emission on the testdata CNNs: the emitted graph is integer from the input
+// quantizer to the output dequantizer, ONNX Runtime runs it and agrees with Dyad's executor bit
+// for bit on real images, and the accuracy on them stays close to the float model's.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "formats/calib_data.h"
+#include "formats/onnx/onnx_io.h"
+#include "formats/tensor_io/npy.h"
+#include "lib/eval/classification.h"
+#include "lib/exec/executor.h"
+#include "lib/ir/inline_functions.h"
+#include "lib/passes/passes.h"
+#include "lib/quant/integer_onnx.h"
+#include "tests/test_util.h"
+
+namespace dyad {
+namespace {
+
+class IntegerOnnx : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
+  Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
+  prepare_graph(model);
+  const auto images_file = test::testdata_dir() / "fmnist" / "test_64.npy";
+  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0});
+  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .progress = {}});
+  const IntegerEmitResult emitted = emit_integer_onnx(model, stats);
+  EXPECT_TRUE(emitted.float_islands.empty()) << emitted.float_islands.front();
+  EXPECT_GT(emitted.quantized_layers, 0);
+
+  test::TempDir dir;
+  save_onnx(emitted.model, dir / "int8.onnx");
+  const Model reloaded = load_onnx(dir / "int8.onnx");  // ONNX's checker and shape inference run here
+
+  // Integer only: after inlining the helper functions, every op is an integer op, apart from one
+  // QuantizeLinear per input and one DequantizeLinear per output.
+  static const std::set<std::string> integer_ops = {
+      "ConvInteger", "MatMulInteger", "Add", "Sub", "Mul", "Mod", "Div", "Less", "Greater", "Where", "Cast", "Max",
+      "Clip", "MaxPool", "Pad", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity"};
+  int quantizers = 0, dequantizers = 0;
+  for (const Node& n : inline_functions(reloaded).nodes) {
+    if (n.op_type == "QuantizeLinear") ++quantizers;
+    else if (n.op_type == "DequantizeLinear") ++dequantizers;
+    else EXPECT_TRUE(integer_ops.count(n.op_type)) << GetParam() << ": float op " << n.op_type;
+  }
+  EXPECT_EQ(quantizers, static_cast<int>(model.graph.inputs.size()));
+  EXPECT_EQ(dequantizers, static_cast<int>(model.graph.outputs.size()));
+
+  const Tensor images = read_npy(images_file);
+  const std::map<std::string, Tensor> inputs{{"input", images}};
+  const Tensor ours = Executor(reloaded).run(inputs)[0];
+  if (test::ort_available()) {
+    const Tensor theirs = test::run_onnxruntime(dir / "int8.onnx", inputs, {reloaded.graph.outputs[0].name})[0];
+    EXPECT_EQ(test::max_abs_diff(ours, theirs), 0.0) << GetParam() << ": ONNX Runtime differs from Dyad's executor";
+  }
+  const Tensor labels = read_npy(test::testdata_dir() / "fmnist" / "test_64_labels.npy");
+  const Top1 float_top1 = top1_accuracy(Executor(model).run(inputs)[0], labels), int8_top1 = top1_accuracy(ours, labels);
+  std::printf("%s: %d layers integer; top-1 on 64 test images: float %lld, W8A8 %lld\n", GetParam().c_str(),
+              emitted.quantized_layers, static_cast<long long>(float_top1.correct), static_cast<long long>(int8_top1.correct));
+  EXPECT_GE(int8_top1.correct, float_top1.correct - 2) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Testdata, IntegerOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small"));
+
+TEST(IntegerOnnxErrors, ModelWithoutQuantizableLayers) {
+  Model m;
+  m.opset_imports = {{"", 17}};
+  m.graph.inputs.push_back({"x", DType::Float32, false, {}});
+  m.graph.nodes.push_back(Node{"r", "Relu", "", {"x"}, {"y"}, {}});
+  m.graph.outputs.push_back({"y", DType::Float32, false, {}});
+  CalibrationStats stats;
+  const float v[] = {-1.0f, 1.0f};
+  stats.tensors["x"].observe(v, 2);
+  stats.tensors["y"].observe(v, 2);
+  EXPECT_THROW(emit_integer_onnx(m, stats), Error);
+}
+
+}  // namespace
+}  // namespace dyad
