@@ -129,6 +129,53 @@ TEST(Cli, MalformedTensorsAndEscapingExternalData) {
   EXPECT_FALSE(fs::exists(dir / "o"));
 }
 
+TEST(Cli, CompressWritesAnIntegerModelAndAReportDeterministically) {
+  test::TempDir dir;
+  const std::string args = " --budget bits=8 --calib " + images() + " --batch-size 16";
+  const auto r = run_command(compress(model_path("lenet") + args + " -o " + (dir / "a.onnx").string() + " --report " +
+                                      (dir / "a.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("layers W8A8 integer-only, 0 float islands"), std::string::npos) << r.out;
+  const Model m = load_onnx(dir / "a.onnx");
+  EXPECT_EQ(m.opset("ai.dyad"), 1);
+  const std::string report = test::read_file(dir / "a.json");
+  EXPECT_NE(report.find("\"quantized_layers\": 5"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"output_sqnr_db\""), std::string::npos);
+  // Same inputs, same bytes.
+  ASSERT_EQ(run_command(compress(model_path("lenet") + args + " -o " + (dir / "b.onnx").string() + " --report " +
+                                 (dir / "b.json").string()))
+                .exit_code,
+            0);
+  EXPECT_EQ(test::read_file(dir / "a.onnx"), test::read_file(dir / "b.onnx"));
+  EXPECT_EQ(report, test::read_file(dir / "b.json"));
+}
+
+TEST(Cli, CompressRefusesWhatItCannotDoAndLeavesNothing) {
+  test::TempDir dir;
+  const std::string out = " -o " + (dir / "out.onnx").string();
+  const std::string calib = " --calib " + images();
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=4" + calib + out)), 1,
+                       "budget 'bits=4' cannot be met yet: only bits=8");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget size=25%" + calib + out)), 1, "cannot be met yet");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits" + calib + out)), 2, "is not KEY=VALUE");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8" + out)), 2, "--calib is required");
+  write_npy(Tensor(DType::Float32, {8, 3, 28, 28}), dir / "rgb.npy");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + (dir / "rgb.npy").string() + out)),
+                       1, "calibration data for input 'input': expected float [N,1,28,28] (N samples), got float [8,3,28,28]");
+  const Model relu_only = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[N,1,28,28] input) => (float[N,1,28,28] y) { y = Relu(input) })");
+  save_onnx(relu_only, dir / "relu.onnx");
+  expect_clean_failure(run_command(compress((dir / "relu.onnx").string() + " --budget bits=8" + calib + out)), 1,
+                       "no quantizable layer");
+  EXPECT_FALSE(fs::exists(dir / "out.onnx"));
+  // The output may never be the input: refused before any work, input untouched.
+  fs::copy_file(model_path("lenet"), dir / "m.onnx");
+  const std::string before = test::read_file(dir / "m.onnx");
+  expect_clean_failure(run_command(compress((dir / "m.onnx").string() + " --budget bits=8" + calib + " -o " + (dir / "m.onnx").string())),
+                       2, "is the input model");
+  EXPECT_EQ(test::read_file(dir / "m.onnx"), before);
+}
+
 TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
   expect_clean_failure(run_command(compress("inspect")), 2, "model");

@@ -20,4 +20,12 @@ struct RunOptions {
 };
 void run_run(const RunOptions& options);
 
+struct CompressCommandOptions {
+  std::string model, output, budget, calib, calib_method = "percentile", report;
+  double percentile = 99.99;
+  int64_t batch_size = 32, max_samples = 0;
+  int threads = 0;
+};
+void run_compress(const CompressCommandOptions& options);
+
 }  // namespace dyad::cli

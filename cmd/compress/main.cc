@@ -10,6 +10,8 @@ namespace {
 
 constexpr const char* kExamples = R"(
 Examples:
+  compress model.onnx --budget bits=8 --calib calib.npy -o model.int8.onnx --report report.json
+      W8A8 integer-only model (runs unmodified in ONNX Runtime) and a per-layer report
   compress inspect model.onnx
       inputs, outputs, op counts, parameters and MACs per layer
   compress run model.onnx --input images.npy --output-dir out/
@@ -23,7 +25,21 @@ Examples:
 int main(int argc, char** argv) {
   CLI::App app{"Dyad: post-training compression of ONNX models to integer-only ONNX", "compress"};
   app.footer(kExamples);
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+
+  // The main form: compress MODEL --budget SPEC -o OUT.
+  dyad::cli::CompressCommandOptions compress;
+  app.add_option("model", compress.model, "float ONNX model to compress");
+  app.add_option("--budget,-b", compress.budget, "constraints, e.g. bits=8 (W8A8; mixed precision comes later)");
+  app.add_option("--output,-o", compress.output, "where to write the compressed model");
+  app.add_option("--calib,-c", compress.calib, "calibration inputs: .npy (first axis = samples), .npz, or a test_data_set_* folder");
+  app.add_option("--calib-method", compress.calib_method, "minmax, percentile (default), mse or entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "mse", "entropy"}));
+  app.add_option("--percentile", compress.percentile, "for --calib-method percentile (default 99.99)");
+  app.add_option("--batch-size", compress.batch_size, "calibration samples per batch (default 32)")->check(CLI::PositiveNumber);
+  app.add_option("--max-samples", compress.max_samples, "use at most this many calibration samples")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--report", compress.report, "write a JSON report: per layer bits, scales, zero points, SQNR");
 
   dyad::cli::InspectOptions inspect;
   auto* inspect_cmd = app.add_subcommand("inspect", "print inputs, outputs, op counts, parameters and MACs per layer");
@@ -49,9 +65,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "compress: error: %s (see compress --help)\n", e.what());
     return 2;
   }
+  const bool subcommand = *inspect_cmd || *run_cmd;
+  if (!subcommand && (compress.model.empty() || compress.budget.empty() || compress.output.empty())) {
+    std::fprintf(stderr, "compress: error: give a subcommand (inspect, run) or MODEL --budget SPEC -o OUT (see compress --help)\n");
+    return 2;
+  }
   try {
     if (*inspect_cmd) dyad::cli::run_inspect(inspect);
     if (*run_cmd) dyad::cli::run_run(run);
+    if (!subcommand) dyad::cli::run_compress(compress);
   } catch (const dyad::Error& e) {
     std::fprintf(stderr, "compress: error: %s\n", e.what());
     return e.kind() == dyad::Error::Kind::Usage ? 2 : 1;

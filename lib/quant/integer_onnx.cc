@@ -1,5 +1,6 @@
 #include "lib/quant/integer_onnx.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -108,6 +109,7 @@ class IntegerGraphBuilder {
   std::string fold_activation(const std::string& value, float& lo, float& hi);
   void requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape, const std::string& result,
                   float lo, float hi);
+  void record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq);
   bool emit_conv(const Node& n);
   bool emit_matmul(const Node& n);
   bool emit_add(const Node& n);
@@ -242,6 +244,22 @@ void IntegerGraphBuilder::requantize(const std::string& acc, const std::vector<d
   quant_[result] = {name, q};
 }
 
+void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq) {
+  QuantizedLayer layer;
+  layer.node = n.name.empty() ? n.outputs[0] : n.name;
+  layer.op = n.op_type;
+  layer.output = result;
+  layer.weight_scale_min = *std::min_element(wq.scales.begin(), wq.scales.end());
+  layer.weight_scale_max = *std::max_element(wq.scales.begin(), wq.scales.end());
+  layer.input_scale = input.q.scale;
+  layer.input_zero_point = input.q.zero_point;
+  const QValue& out = quant_.at(result);
+  layer.output_scale = out.q.scale;
+  layer.output_zero_point = out.q.zero_point;
+  result_.layers.push_back(layer);
+  ++result_.quantized_layers;
+}
+
 bool IntegerGraphBuilder::emit_conv(const Node& n) {
   const Tensor* w = n.has_input(1) ? constant(n.inputs[1]) : nullptr;
   const Tensor* b = n.has_input(2) ? constant(n.inputs[2]) : nullptr;
@@ -276,7 +294,7 @@ bool IntegerGraphBuilder::emit_conv(const Node& n) {
   const double s_y = quant_for(result).scale;
   for (float s_w : wq.scales) real.push_back(static_cast<double>(x.q.scale) * s_w / s_y);
   requantize(acc, real, per_channel, result, lo, hi);
-  ++result_.quantized_layers;
+  record_layer(n, result, x, wq);
   return true;
 }
 
@@ -319,7 +337,7 @@ bool IntegerGraphBuilder::emit_matmul(const Node& n) {
   const double s_y = quant_for(result).scale;
   for (float s_w : wq.scales) real.push_back(static_cast<double>(a.q.scale) * s_w / s_y);
   requantize(acc, real, {cols}, result, lo, hi);
-  ++result_.quantized_layers;
+  record_layer(n, result, a, wq);
   return true;
 }
 
@@ -485,6 +503,7 @@ IntegerEmitResult IntegerGraphBuilder::build() {
     if (!done) emit_float_island(n);
   }
   for (const auto& out : g_.outputs) ensure_float(out.name);
+  for (const auto& [float_name, v] : quant_) result_.tensors.push_back({float_name, v.name, v.q.scale, v.q.zero_point});
   if (result_.quantized_layers == 0) fail("the model has no quantizable layer (Conv, Gemm or MatMul with constant weights)");
   result_.model = std::move(out_);
   return std::move(result_);

@@ -26,10 +26,28 @@ struct IntegerEmitOptions {
   double percentile = 99.99;
 };
 
+// One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point).
+struct QuantizedTensor {
+  std::string float_name, integer_name;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+// One Conv, Gemm or MatMul made integer.
+struct QuantizedLayer {
+  std::string node, op, output;  // the float output it produces (after a folded activation)
+  int weight_bits = 8;
+  float weight_scale_min = 0, weight_scale_max = 0;  // over the output channels
+  float input_scale = 1, output_scale = 1;
+  int32_t input_zero_point = 0, output_zero_point = 0;
+};
+
 struct IntegerEmitResult {
   Model model;
   std::vector<std::string> float_islands;  // "<op> '<node>'" for each op left in float
   int quantized_layers = 0;                // Conv, Gemm and MatMul turned integer
+  std::vector<QuantizedLayer> layers;
+  std::vector<QuantizedTensor> tensors;    // every uint8 value, by its float original
 };
 
 // `model` should be prepared (prepare_graph: BatchNorm folded, constants folded) and `stats`

@@ -1,0 +1,62 @@
+// Dyad's public entry point: a float model and a budget in, an integer-only model and a report out.
+//
+//   dyad::Model model = dyad::load_onnx("model.onnx");
+//   dyad::CompressOptions options;
+//   options.budget = dyad::parse_budget("bits=8");
+//   options.calibration = dyad::load_calibration_batches("calib.npy", model.graph);
+//   dyad::CompressResult r = dyad::compress_model(model, options);
+//   dyad::save_onnx(r.model, "model.int8.onnx", {.input_path = "model.onnx"});
+//
+// Steps: prepare (fold BatchNorm and constants, drop Identity), calibrate, emit integer-only ONNX
+// (lib/quant/integer_onnx.h), then run the float and the integer model on the calibration set to
+// measure each layer's output SQNR. Today the budget must be bits=8 (W8A8); mixed precision comes
+// with a later issue, and any other budget is refused with an Error saying so.
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lib/calib/observer.h"
+#include "lib/compress/budget.h"
+#include "lib/quant/integer_onnx.h"
+
+namespace dyad {
+
+struct CompressOptions {
+  Budget budget;
+  std::vector<std::map<std::string, Tensor>> calibration;  // batches of named inputs
+  CalibMethod method = CalibMethod::Percentile;
+  double percentile = 99.99;
+  int threads = 0;
+  // (stage, done, total) as work proceeds: "calibrate" and "validate" per batch.
+  std::function<void(const std::string&, int64_t, int64_t)> progress;
+};
+
+struct LayerReport {
+  QuantizedLayer layer;
+  double sqnr_db = 0;  // output signal-to-quantization-noise ratio on the calibration set
+};
+
+struct CompressReport {
+  std::string budget;
+  CalibMethod method = CalibMethod::Percentile;
+  double percentile = 99.99;
+  int64_t calibration_samples = 0;
+  int64_t float_weight_bytes = 0, compressed_weight_bytes = 0;
+  std::vector<LayerReport> layers;
+  std::vector<std::string> float_islands;
+  std::vector<std::string> passes;  // graph preparation applied
+};
+
+struct CompressResult {
+  Model model;
+  CompressReport report;
+};
+
+CompressResult compress_model(const Model& float_model, const CompressOptions& options);
+
+// The report as JSON (deterministic: same inputs, same bytes).
+std::string report_to_json(const CompressReport& report);
+
+}  // namespace dyad

@@ -1,0 +1,60 @@
+// The compression report as JSON. Written by hand (no JSON library in the dependency list);
+// numbers use fixed formats so the same run gives the same bytes.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "lib/compress/compress.h"
+
+namespace dyad {
+
+namespace {
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "null";  // JSON has no infinity (an exact layer has no noise)
+  return fmt::format("{:.6g}", v);
+}
+
+}  // namespace
+
+std::string report_to_json(const CompressReport& r) {
+  std::string out = "{\n";
+  out += fmt::format("  \"budget\": {},\n", quoted(r.budget));
+  out += fmt::format("  \"scheme\": \"W8A8 integer-only (int8 per-channel weights, uint8 activations, dyadic requantization)\",\n");
+  out += fmt::format("  \"calibration\": {{\"method\": {}, \"percentile\": {}, \"samples\": {}}},\n",
+                     quoted(calib_method_name(r.method)), number(r.percentile), r.calibration_samples);
+  out += fmt::format("  \"summary\": {{\"float_weight_bytes\": {}, \"compressed_weight_bytes\": {}, \"ratio\": {}, "
+                     "\"quantized_layers\": {}, \"float_islands\": {}}},\n",
+                     r.float_weight_bytes, r.compressed_weight_bytes,
+                     number(r.float_weight_bytes ? static_cast<double>(r.compressed_weight_bytes) / static_cast<double>(r.float_weight_bytes) : 0.0),
+                     r.layers.size(), r.float_islands.size());
+  out += "  \"float_islands\": [";
+  for (size_t i = 0; i < r.float_islands.size(); ++i) out += (i ? ", " : "") + quoted(r.float_islands[i]);
+  out += "],\n  \"passes\": [";
+  for (size_t i = 0; i < r.passes.size(); ++i) out += (i ? ", " : "") + quoted(r.passes[i]);
+  out += "],\n  \"layers\": [\n";
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const QuantizedLayer& l = r.layers[i].layer;
+    out += fmt::format(
+        "    {{\"node\": {}, \"op\": {}, \"weight_bits\": {}, \"activation_bits\": 8, \"weight_scale_min\": {}, "
+        "\"weight_scale_max\": {}, \"input_scale\": {}, \"input_zero_point\": {}, \"output_scale\": {}, "
+        "\"output_zero_point\": {}, \"output_sqnr_db\": {}}}{}\n",
+        quoted(l.node), quoted(l.op), l.weight_bits, number(l.weight_scale_min), number(l.weight_scale_max),
+        number(l.input_scale), l.input_zero_point, number(l.output_scale), l.output_zero_point, number(r.layers[i].sqnr_db),
+        i + 1 < r.layers.size() ? "," : "");
+  }
+  out += "  ]\n}\n";
+  return out;
+}
+
+}  // namespace dyad
