@@ -16,14 +16,7 @@
 namespace dyad {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(Npz, ReadsArchivesWrittenByNumpy) {
   for (const char* file : {"stored.npz", "deflated.npz"}) {

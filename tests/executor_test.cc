@@ -12,14 +12,7 @@
 namespace dyad {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 TEST(Executor, ReportsEveryUnsupportedOpWithItsNodeInOneMessage) {
   const Model m = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17, "com.example" : 1]>

@@ -115,6 +115,15 @@ std::string external_data_model(const std::string& location) {
 
 void write_file(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return 1e300;
   double m = 0;

@@ -54,6 +54,9 @@ std::string model_with_initializer(const std::function<void(onnx::TensorProto&)>
 std::string external_data_model(const std::string& location);
 void write_file(const fs::path& p, const std::string& bytes);
 
+// The message of the dyad::Error that fn throws, or "<no error>".
+std::string error_of(const std::function<void()>& fn);
+
 double max_abs_diff(const Tensor& a, const Tensor& b);
 double value_range(const Tensor& t);  // max - min
 std::string read_file(const fs::path& p);

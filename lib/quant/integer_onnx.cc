@@ -110,6 +110,12 @@ class IntegerGraphBuilder {
   void requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape, const std::string& result,
                   float lo, float hi);
   void record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq);
+  // Adds the int32 bias round(b / (s_x * s_w[c])) to the accumulator, shaped `shape`; returns
+  // the new accumulator's name.
+  std::string add_bias(const Node& n, const std::string& acc, const Tensor& bias, const QValue& input, const WeightQuant& wq,
+                       const Shape& shape);
+  // Requantizes a layer's accumulator (folding a following activation) and records the layer.
+  void finish_layer(const Node& n, const std::string& acc, const QValue& input, const WeightQuant& wq, const Shape& shape);
   bool emit_conv(const Node& n);
   bool emit_matmul(const Node& n);
   bool emit_add(const Node& n);
@@ -260,6 +266,31 @@ void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result,
   ++result_.quantized_layers;
 }
 
+std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc, const Tensor& bias, const QValue& input,
+                                          const WeightQuant& wq, const Shape& shape) {
+  const int64_t channels = static_cast<int64_t>(wq.scales.size());
+  std::vector<int32_t> q(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) {
+    const double v = std::nearbyint(bias.get_as_double(bias.numel() == 1 ? 0 : c) /
+                                    (static_cast<double>(input.q.scale) * wq.scales[static_cast<size_t>(c)]));
+    q[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
+  }
+  const std::string with_bias = fresh(n.outputs[0] + "_acc_bias");
+  emit(op("Add", {acc, add_const(n.inputs[2] + "_quantized", Tensor::from_vector<int32_t>(q, shape))}, {with_bias}));
+  return with_bias;
+}
+
+void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& acc, const QValue& input, const WeightQuant& wq,
+                                       const Shape& shape) {
+  float lo, hi;
+  const std::string result = fold_activation(n.outputs[0], lo, hi);
+  const double s_y = quant_for(result).scale;
+  std::vector<double> real;
+  for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / s_y);
+  requantize(acc, real, shape, result, lo, hi);
+  record_layer(n, result, input, wq);
+}
+
 bool IntegerGraphBuilder::emit_conv(const Node& n) {
   const Tensor* w = n.has_input(1) ? constant(n.inputs[1]) : nullptr;
   const Tensor* b = n.has_input(2) ? constant(n.inputs[2]) : nullptr;
@@ -277,24 +308,8 @@ bool IntegerGraphBuilder::emit_conv(const Node& n) {
   emit(std::move(conv));
   Shape per_channel(static_cast<size_t>(w->rank() - 1), 1);
   per_channel[0] = channels;
-  if (b) {
-    std::vector<int32_t> bias(static_cast<size_t>(channels));
-    for (int64_t c = 0; c < channels; ++c) {
-      const double v = std::nearbyint(static_cast<double>(b->data<float>()[c]) /
-                                      (static_cast<double>(x.q.scale) * wq.scales[static_cast<size_t>(c)]));
-      bias[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
-    }
-    const std::string with_bias = fresh(n.outputs[0] + "_acc_bias");
-    emit(op("Add", {acc, add_const(n.inputs[2] + "_quantized", Tensor::from_vector<int32_t>(bias, per_channel))}, {with_bias}));
-    acc = with_bias;
-  }
-  float lo, hi;
-  const std::string result = fold_activation(n.outputs[0], lo, hi);
-  std::vector<double> real;
-  const double s_y = quant_for(result).scale;
-  for (float s_w : wq.scales) real.push_back(static_cast<double>(x.q.scale) * s_w / s_y);
-  requantize(acc, real, per_channel, result, lo, hi);
-  record_layer(n, result, x, wq);
+  if (b) acc = add_bias(n, acc, *b, x, wq, per_channel);
+  finish_layer(n, acc, x, wq, per_channel);
   return true;
 }
 
@@ -320,24 +335,8 @@ bool IntegerGraphBuilder::emit_matmul(const Node& n) {
           {a.name, add_const(n.inputs[1] + "_quantized", b_q),
            add_const(n.inputs[0] + "_matmul_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(a.q.zero_point)))},
           {acc}));
-  if (c) {
-    std::vector<int32_t> bias(static_cast<size_t>(cols));
-    for (int64_t j = 0; j < cols; ++j) {
-      const double v = std::nearbyint(c->get_as_double(c->numel() == 1 ? 0 : j) /
-                                      (static_cast<double>(a.q.scale) * wq.scales[static_cast<size_t>(j)]));
-      bias[static_cast<size_t>(j)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
-    }
-    const std::string with_bias = fresh(n.outputs[0] + "_acc_bias");
-    emit(op("Add", {acc, add_const(n.inputs[2] + "_quantized", Tensor::from_vector<int32_t>(bias, {cols}))}, {with_bias}));
-    acc = with_bias;
-  }
-  float lo, hi;
-  const std::string result = fold_activation(n.outputs[0], lo, hi);
-  std::vector<double> real;
-  const double s_y = quant_for(result).scale;
-  for (float s_w : wq.scales) real.push_back(static_cast<double>(a.q.scale) * s_w / s_y);
-  requantize(acc, real, {cols}, result, lo, hi);
-  record_layer(n, result, a, wq);
+  if (c) acc = add_bias(n, acc, *c, a, wq, {cols});
+  finish_layer(n, acc, a, wq, {cols});
   return true;
 }
 

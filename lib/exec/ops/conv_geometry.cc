@@ -7,8 +7,36 @@
 namespace dyad::ops {
 
 namespace {
+
 // Ceiling of a / b for b > 0 and any sign of a.
 int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// For kernel tap `tap` (a flat index over the kernel's dims), calls fn(p, offset) for every
+// output position p, with the tap's input offset within a channel plane, or -1 in the padding.
+// Any number of spatial dims; an odometer walks the output positions.
+template <typename F>
+void for_each_tap_position(const WindowGeometry& g, int64_t tap, F&& fn) {
+  const size_t rank = g.in.size();
+  std::vector<int64_t> k(rank), o(rank, 0);
+  for (size_t d = rank; d-- > 0;) {
+    k[d] = tap % g.kernel[d];
+    tap /= g.kernel[d];
+  }
+  const int64_t out_size = g.out_size();
+  for (int64_t p = 0; p < out_size; ++p) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < rank && offset >= 0; ++d) {
+      const int64_t i = o[d] * g.stride[d] - g.pad_begin[d] + k[d] * g.dilation[d];
+      offset = (i < 0 || i >= g.in[d]) ? -1 : offset * g.in[d] + i;
+    }
+    fn(p, offset);
+    for (size_t d = rank; d-- > 0;) {
+      if (++o[d] < g.out[d]) break;
+      o[d] = 0;
+    }
+  }
+}
+
 }  // namespace
 
 int64_t WindowGeometry::in_size() const { return shape_numel(in); }
@@ -88,34 +116,12 @@ void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col
     });
     return;
   }
-  // Any rank: walk output positions with an odometer.
+  // Any rank.
   parallel_for(channels * ksize, out_size, [&](int64_t rb, int64_t re) {
-    std::vector<int64_t> k(rank), o(rank);
     for (int64_t row = rb; row < re; ++row) {
-      const int64_t c = row / ksize;
-      int64_t kidx = row % ksize;
-      for (size_t d = rank; d-- > 0;) {
-        k[d] = kidx % g.kernel[d];
-        kidx /= g.kernel[d];
-      }
-      std::fill(o.begin(), o.end(), 0);
-      for (int64_t p = 0; p < out_size; ++p) {
-        int64_t offset = 0;
-        bool inside = true;
-        for (size_t d = 0; d < rank; ++d) {
-          const int64_t i = o[d] * g.stride[d] - g.pad_begin[d] + k[d] * g.dilation[d];
-          if (i < 0 || i >= g.in[d]) {
-            inside = false;
-            break;
-          }
-          offset = offset * g.in[d] + i;
-        }
-        col[row * col_stride + p] = inside ? x[c * in_size + offset] : pad;
-        for (size_t d = rank; d-- > 0;) {
-          if (++o[d] < g.out[d]) break;
-          o[d] = 0;
-        }
-      }
+      const T* plane = x + (row / ksize) * in_size;
+      T* dst = col + row * col_stride;
+      for_each_tap_position(g, row % ksize, [&](int64_t p, int64_t offset) { dst[p] = offset >= 0 ? plane[offset] : pad; });
     }
   });
 }
@@ -123,36 +129,15 @@ void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col
 template <typename T>
 void col2im(const WindowGeometry& g, int64_t channels, const T* col, T* y) {
   const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
-  const size_t rank = g.in.size();
   // Channels are independent; taps of one channel add into the same plane, so stay serial there.
   parallel_for(channels, ksize * out_size, [&](int64_t cb, int64_t ce) {
-    std::vector<int64_t> k(rank), o(rank);
     for (int64_t c = cb; c < ce; ++c)
-      for (int64_t kk = 0; kk < ksize; ++kk) {
-        int64_t kidx = kk;
-        for (size_t d = rank; d-- > 0;) {
-          k[d] = kidx % g.kernel[d];
-          kidx /= g.kernel[d];
-        }
-        std::fill(o.begin(), o.end(), 0);
-        const T* src = col + (c * ksize + kk) * out_size;
-        for (int64_t p = 0; p < out_size; ++p) {
-          int64_t offset = 0;
-          bool inside = true;
-          for (size_t d = 0; d < rank; ++d) {
-            const int64_t i = o[d] * g.stride[d] - g.pad_begin[d] + k[d] * g.dilation[d];
-            if (i < 0 || i >= g.in[d]) {
-              inside = false;
-              break;
-            }
-            offset = offset * g.in[d] + i;
-          }
-          if (inside) y[c * in_size + offset] += src[p];
-          for (size_t d = rank; d-- > 0;) {
-            if (++o[d] < g.out[d]) break;
-            o[d] = 0;
-          }
-        }
+      for (int64_t tap = 0; tap < ksize; ++tap) {
+        const T* src = col + (c * ksize + tap) * out_size;
+        T* plane = y + c * in_size;
+        for_each_tap_position(g, tap, [&](int64_t p, int64_t offset) {
+          if (offset >= 0) plane[offset] += src[p];
+        });
       }
   });
 }
