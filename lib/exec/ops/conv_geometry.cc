@@ -144,6 +144,7 @@ void col2im(const WindowGeometry& g, int64_t channels, const T* col, T* y) {
 
 template void im2col<float>(const WindowGeometry&, int64_t, const float*, float, float*, int64_t);
 template void im2col<double>(const WindowGeometry&, int64_t, const double*, double, double*, int64_t);
+template void im2col<uint8_t>(const WindowGeometry&, int64_t, const uint8_t*, uint8_t, uint8_t*, int64_t);
 template void im2col<int32_t>(const WindowGeometry&, int64_t, const int32_t*, int32_t, int32_t*, int64_t);
 template void col2im<float>(const WindowGeometry&, int64_t, const float*, float*);
 template void col2im<double>(const WindowGeometry&, int64_t, const double*, double*);

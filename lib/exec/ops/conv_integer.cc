@@ -1,9 +1,12 @@
-// ConvInteger and QLinearConv: exact integer references. The accumulator is
-// sum (x - x_zp) * (w - w_zp[m]) in int32 over an im2col of the zero-point-shifted input, so
-// padding contributes exactly 0. QLinearConv then requantizes as ONNX Runtime does: the float32
-// product acc * (s_x * s_w / s_y), rounded half to even.
+// ConvInteger and QLinearConv. The accumulator is sum (x - x_zp) * (w - w_zp[m]) in int32, with
+// padding contributing exactly 0. The common W8A8 case (uint8 input, int8 weights without a zero
+// point) runs on the integer GEMM kernels (integer_kernels/qgemm.h) over an im2col padded with
+// x_zp; everything else on the plain reference loops here. QLinearConv then requantizes as ONNX
+// Runtime does: the float32 product acc * (s_x * s_w / s_y), rounded half to even.
 #include <cmath>
+#include <memory>
 
+#include "integer_kernels/qgemm.h"
 #include "lib/exec/ops/conv_geometry.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
@@ -15,6 +18,57 @@ namespace {
 
 std::vector<int64_t> spatial(const Shape& s) { return {s.begin() + 2, s.end()}; }
 
+bool all_zero(const Tensor* t) {
+  if (!t) return true;
+  for (int64_t i = 0; i < t->numel(); ++i)
+    if (t->get_as_int64(i) != 0) return false;
+  return true;
+}
+
+// Weights packed for the integer GEMM, one set per group; cached per node for constant weights.
+struct PackedIntegerWeights {
+  const void* source = nullptr;
+  std::vector<QPackedWeights> groups;
+};
+
+const std::vector<QPackedWeights>& packed_integer_weights(const KernelContext& c, QIsa isa, const Tensor& w, int64_t group,
+                                                          int64_t mg, int64_t k) {
+  const bool cacheable = c.node_cache && c.input_is_constant(1);
+  if (cacheable && *c.node_cache) {
+    const auto* cached = static_cast<const PackedIntegerWeights*>(c.node_cache->get());
+    if (cached->source == w.raw()) return cached->groups;
+  }
+  auto packed = std::make_shared<PackedIntegerWeights>();
+  packed->source = w.raw();
+  for (int64_t gi = 0; gi < group; ++gi) packed->groups.push_back(qgemm_pack_weights(isa, w.data<int8_t>() + gi * mg * k, mg, k, k));
+  thread_local std::shared_ptr<PackedIntegerWeights> scratch;
+  if (cacheable) *c.node_cache = packed;
+  else scratch = packed;
+  return packed->groups;
+}
+
+// u8 x s8 convolution on the GEMM kernels: per (image, group), im2col padded with the zero point
+// (so padding adds (z - z) * w = 0), packed, and multiplied with int32 output.
+Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, const Tensor& x, const Tensor& w, int32_t x_zero_point,
+                            Shape out_shape) {
+  const QIsa isa = qgemm_isa_best();
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
+  const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
+  const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
+  Tensor y = Tensor::uninitialized(DType::Int32, std::move(out_shape));
+  parallel_for(N * group, Mg * K * out_size, [&](int64_t b, int64_t e) {
+    std::vector<uint8_t> col(static_cast<size_t>(K * out_size));
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t n = item / group, gi = item % group;
+      im2col<uint8_t>(g, Cg, x.data<uint8_t>() + (n * C + gi * Cg) * in_size, static_cast<uint8_t>(x_zero_point), col.data());
+      const QPackedActivations acts = qgemm_pack_activations(isa, col.data(), K, out_size, out_size);
+      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, 0, out_size, QOutput::Int32, {},
+            y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
+    }
+  });
+  return y;
+}
+
 Tensor integer_conv(const KernelContext& c, const Tensor& x, const Tensor& w, const Tensor* x_zp, const Tensor* w_zp) {
   if (x.rank() < 3) c.fail("input must be at least 3-D, got {}", shape_to_string(x.shape()));
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
@@ -25,6 +79,8 @@ Tensor integer_conv(const KernelContext& c, const Tensor& x, const Tensor& w, co
   WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
   Shape out_shape{N, M};
   out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+  if (x.dtype() == DType::UInt8 && w.dtype() == DType::Int8 && all_zero(w_zp) && qgemm_isa_best() != QIsa::Reference)
+    return integer_conv_kernels(c, g, x, w, x_zp ? static_cast<int32_t>(x_zp->get_as_int64(0)) : 0, out_shape);
   Tensor y(DType::Int32, out_shape);
   const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
   const int32_t xz = x_zp ? static_cast<int32_t>(x_zp->get_as_int64(0)) : 0;
