@@ -14,6 +14,7 @@
 #include "lib/exec/gemm.h"
 #include "lib/exec/sgemm_tile.h"
 #include "lib/exec/ops/conv_geometry.h"
+#include "lib/exec/ops/node_cache.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/registry_fwd.h"
 
@@ -69,8 +70,6 @@ void depthwise2d(const WindowGeometry& g, const T* x, const T* w, T bias, T* y) 
   }
 }
 
-// Weights packed into the tile kernel's panel layout, one set per group. Constant weights are
-// packed once per executor (kept in the node's cache); others on every call.
 template <typename T>
 void conv_depthwise(const ConvCall<T>& cc) {
   parallel_for(cc.n * cc.c, cc.g.kernel_size() * cc.out_size, [&](int64_t b, int64_t e) {
@@ -83,25 +82,14 @@ void conv_depthwise(const ConvCall<T>& cc) {
   });
 }
 
-struct PackedWeights {
-  const void* source = nullptr;
-  std::vector<std::vector<float>> groups;
-};
-
-const std::vector<std::vector<float>>& packed_weights(KernelContext& c, const Tensor& w, int64_t group, int64_t mg,
+// Weights packed into the tile kernel's panel layout, one set per group (cached per node).
+const std::vector<std::vector<float>>& packed_weights(const KernelContext& c, const Tensor& w, int64_t group, int64_t mg,
                                                       int64_t k) {
-  const bool cacheable = c.node_cache && c.input_is_constant(1);
-  if (cacheable && *c.node_cache) {
-    const auto* cached = static_cast<const PackedWeights*>(c.node_cache->get());
-    if (cached->source == w.raw()) return cached->groups;
-  }
-  auto packed = std::make_shared<PackedWeights>();
-  packed->source = w.raw();
-  for (int64_t gi = 0; gi < group; ++gi) packed->groups.push_back(sgemm_pack_a(w.data<float>() + gi * mg * k, mg, k, k));
-  thread_local std::shared_ptr<PackedWeights> scratch;  // keeps uncached packings alive for the call
-  if (cacheable) *c.node_cache = packed;
-  else scratch = packed;
-  return packed->groups;
+  return derived_from_input<std::vector<std::vector<float>>>(c, 1, [&] {
+    std::vector<std::vector<float>> groups;
+    for (int64_t gi = 0; gi < group; ++gi) groups.push_back(sgemm_pack_a(w.data<float>() + gi * mg * k, mg, k, k));
+    return groups;
+  });
 }
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }

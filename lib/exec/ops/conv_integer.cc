@@ -8,6 +8,7 @@
 
 #include "integer_kernels/qgemm.h"
 #include "lib/exec/ops/conv_geometry.h"
+#include "lib/exec/ops/node_cache.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
 #include "lib/exec/ops/registry_fwd.h"
@@ -25,26 +26,14 @@ bool all_zero(const Tensor* t) {
   return true;
 }
 
-// Weights packed for the integer GEMM, one set per group; cached per node for constant weights.
-struct PackedIntegerWeights {
-  const void* source = nullptr;
-  std::vector<QPackedWeights> groups;
-};
-
+// Weights packed for the integer GEMM, one set per group (cached per node).
 const std::vector<QPackedWeights>& packed_integer_weights(const KernelContext& c, QIsa isa, const Tensor& w, int64_t group,
                                                           int64_t mg, int64_t k) {
-  const bool cacheable = c.node_cache && c.input_is_constant(1);
-  if (cacheable && *c.node_cache) {
-    const auto* cached = static_cast<const PackedIntegerWeights*>(c.node_cache->get());
-    if (cached->source == w.raw()) return cached->groups;
-  }
-  auto packed = std::make_shared<PackedIntegerWeights>();
-  packed->source = w.raw();
-  for (int64_t gi = 0; gi < group; ++gi) packed->groups.push_back(qgemm_pack_weights(isa, w.data<int8_t>() + gi * mg * k, mg, k, k));
-  thread_local std::shared_ptr<PackedIntegerWeights> scratch;
-  if (cacheable) *c.node_cache = packed;
-  else scratch = packed;
-  return packed->groups;
+  return derived_from_input<std::vector<QPackedWeights>>(c, 1, [&] {
+    std::vector<QPackedWeights> groups;
+    for (int64_t gi = 0; gi < group; ++gi) groups.push_back(qgemm_pack_weights(isa, w.data<int8_t>() + gi * mg * k, mg, k, k));
+    return groups;
+  });
 }
 
 // u8 x s8 convolution on the GEMM kernels: per (image, group), im2col padded with the zero point
