@@ -2,6 +2,7 @@
 // (one line on stderr naming the problem, exit 1 or 2 for usage, no output file).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "formats/onnx/onnx_io.h"
@@ -148,6 +149,13 @@ TEST(Cli, CompressWritesAnIntegerModelAndAReportDeterministically) {
             0);
   EXPECT_EQ(test::read_file(dir / "a.onnx"), test::read_file(dir / "b.onnx"));
   EXPECT_EQ(report, test::read_file(dir / "b.json"));
+  // The QDQ form: float ops between QuantizeLinear and DequantizeLinear, no integer helpers.
+  const auto qdq = run_command(compress(model_path("lenet") + args + " --format qdq -o " + (dir / "q.onnx").string()));
+  ASSERT_EQ(qdq.exit_code, 0) << qdq.err;
+  EXPECT_NE(qdq.out.find("layers W8A8 in QDQ form"), std::string::npos) << qdq.out;
+  const Model q = load_onnx(dir / "q.onnx");
+  EXPECT_EQ(q.opset("ai.dyad"), 0);
+  EXPECT_TRUE(std::any_of(q.graph.nodes.begin(), q.graph.nodes.end(), [](const Node& n) { return n.op_type == "Conv"; }));
 }
 
 TEST(Cli, CompressRefusesWhatItCannotDoAndLeavesNothing) {
@@ -181,6 +189,7 @@ TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("inspect")), 2, "model");
   expect_clean_failure(run_command(compress("inspect " + model_path("lenet") + " --frobnicate")), 2, "frobnicate");
   expect_clean_failure(run_command(compress("")), 2, "subcommand");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 -o /tmp/x.onnx --format fp4")), 2, "format");
 }
 
 }  // namespace

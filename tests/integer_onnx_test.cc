@@ -1,6 +1,7 @@
-// W8A8 integer-only emission on the testdata CNNs: the emitted graph is integer from the input
-// quantizer to the output dequantizer, ONNX Runtime runs it and agrees with Dyad's executor bit
-// for bit on real images, and the accuracy on them stays close to the float model's.
+// W8A8 emission on the testdata CNNs. Integer-only: the graph is integer from the input quantizer
+// to the output dequantizer, ONNX Runtime runs it and agrees with Dyad's executor bit for bit on
+// real images, and the accuracy on them stays close to the float model's. QDQ: ONNX Runtime runs
+// it within a few output steps of the integer-only model.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -63,6 +64,42 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Testdata, IntegerOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small"));
+
+class QdqOnnx : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QdqOnnx, RunsInOnnxRuntimeCloseToTheIntegerModel) {
+  // The same quantization in QDQ form. ORT requantizes QDQ in float32 (round half to even), the
+  // integer model exactly (half up), so outputs may differ by an LSB per layer
+  // (../shared/docs/onnx-integer.md §3), never by more than a few output steps in total.
+  if (!test::ort_available()) GTEST_SKIP() << "onnxruntime-node not installed";
+  Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
+  prepare_graph(model);
+  const auto images_file = test::testdata_dir() / "fmnist" / "test_64.npy";
+  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0});
+  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .progress = {}});
+  IntegerEmitOptions qdq_options;
+  qdq_options.format = QuantFormat::Qdq;
+  const IntegerEmitResult qdq = emit_integer_onnx(model, stats, qdq_options), integer = emit_integer_onnx(model, stats);
+  EXPECT_TRUE(qdq.float_islands.empty());
+  EXPECT_EQ(qdq.quantized_layers, integer.quantized_layers);
+  test::TempDir dir;
+  save_onnx(qdq.model, dir / "qdq.onnx");
+  const Model reloaded = load_onnx(dir / "qdq.onnx");  // ONNX's checker runs here
+  for (const Node& n : reloaded.graph.nodes) EXPECT_NE(n.op_type, "ConvInteger");
+  const Tensor images = read_npy(images_file);
+  const std::map<std::string, Tensor> inputs{{"input", images}};
+  const Tensor ort_qdq = test::run_onnxruntime(dir / "qdq.onnx", inputs, {reloaded.graph.outputs[0].name})[0];
+  const Tensor exact = Executor(integer.model).run(inputs)[0];
+  const float output_step = integer.layers.back().output_scale;
+  const double diff = test::max_abs_diff(ort_qdq, exact);
+  std::printf("%s: QDQ in ONNX Runtime vs integer-only: max difference %.4g = %.1f output steps\n", GetParam().c_str(), diff,
+              diff / output_step);
+  EXPECT_LE(diff, 4.0 * output_step) << GetParam();
+  const Tensor labels = read_npy(test::testdata_dir() / "fmnist" / "test_64_labels.npy");
+  EXPECT_GE(top1_accuracy(ort_qdq, labels).correct, top1_accuracy(exact, labels).correct - 1) << GetParam();
+}
+
+INSTANTIATE_TEST_SUITE_P(Testdata, QdqOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small"));
 
 TEST(IntegerOnnxErrors, ModelWithoutQuantizableLayers) {
   Model m;

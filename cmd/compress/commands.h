@@ -21,7 +21,7 @@ struct RunOptions {
 void run_run(const RunOptions& options);
 
 struct CompressCommandOptions {
-  std::string model, output, budget, calib, calib_method = "percentile", report;
+  std::string model, output, budget, calib, calib_method = "percentile", report, format = "integer";
   double percentile = 99.99;
   int64_t batch_size = 32, max_samples = 0;
   int threads = 0;

@@ -22,6 +22,7 @@ void run_compress(const CompressCommandOptions& o) {
   options.budget = parse_budget(o.budget);
   options.method = parse_calib_method(o.calib_method);
   options.percentile = o.percentile;
+  options.format = o.format == "qdq" ? QuantFormat::Qdq : QuantFormat::IntegerOnly;
   options.threads = o.threads;
   if (!(o.percentile > 0 && o.percentile <= 100))
     throw Error(fmt::format("--percentile {} is outside (0, 100]", o.percentile), Error::Kind::Usage);
@@ -51,8 +52,9 @@ void run_compress(const CompressCommandOptions& o) {
   std::string worst_layer;
   for (const auto& l : r.layers)
     if (l.sqnr_db < worst) worst = l.sqnr_db, worst_layer = l.layer.node;
-  std::printf("%s: %zu layers W8A8 integer-only, %zu float islands; weights %.1f KiB -> %.1f KiB; lowest layer SQNR %.1f dB (%s)\n",
-              o.output.c_str(), r.layers.size(), r.float_islands.size(), static_cast<double>(r.float_weight_bytes) / 1024,
+  const char* form = o.format == "qdq" ? "in QDQ form" : "integer-only";
+  std::printf("%s: %zu layers W8A8 %s, %zu float islands; weights %.1f KiB -> %.1f KiB; lowest layer SQNR %.1f dB (%s)\n",
+              o.output.c_str(), r.layers.size(), form, r.float_islands.size(), static_cast<double>(r.float_weight_bytes) / 1024,
               static_cast<double>(r.compressed_weight_bytes) / 1024, worst, worst_layer.c_str());
 }
 

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-samples", compress.max_samples, "use at most this many calibration samples")->check(CLI::NonNegativeNumber);
   app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--report", compress.report, "write a JSON report: per layer bits, scales, zero points, SQNR");
+  app.add_option("--format", compress.format, "integer (integer-only ONNX, default) or qdq (QuantizeLinear/DequantizeLinear)")
+      ->check(CLI::IsMember({"integer", "qdq"}));
 
   dyad::cli::InspectOptions inspect;
   auto* inspect_cmd = app.add_subcommand("inspect", "print inputs, outputs, op counts, parameters and MACs per layer");

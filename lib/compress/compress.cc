@@ -80,11 +80,13 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   IntegerEmitOptions emit_options;
   emit_options.method = options.method;
   emit_options.percentile = options.percentile;
+  emit_options.format = options.format;
   IntegerEmitResult emitted = emit_integer_onnx(prepared, stats, emit_options);
   const std::vector<double> sqnr = measure_sqnr(prepared, emitted, options);
 
   CompressReport& report = result.report;
   report.budget = options.budget.text;
+  report.format = options.format;
   report.method = options.method;
   report.percentile = options.percentile;
   report.calibration_samples = stats.samples;

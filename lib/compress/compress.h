@@ -28,6 +28,7 @@ struct CompressOptions {
   std::vector<std::map<std::string, Tensor>> calibration;  // batches of named inputs
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
+  QuantFormat format = QuantFormat::IntegerOnly;
   int threads = 0;
   // (stage, done, total) as work proceeds: "calibrate" and "validate" per batch.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
@@ -40,6 +41,7 @@ struct LayerReport {
 
 struct CompressReport {
   std::string budget;
+  QuantFormat format = QuantFormat::IntegerOnly;
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
   int64_t calibration_samples = 0;

@@ -30,7 +30,8 @@ std::string number(double v) {
 std::string report_to_json(const CompressReport& r) {
   std::string out = "{\n";
   out += fmt::format("  \"budget\": {},\n", quoted(r.budget));
-  out += fmt::format("  \"scheme\": \"W8A8 integer-only (int8 per-channel weights, uint8 activations, dyadic requantization)\",\n");
+  out += fmt::format("  \"scheme\": \"W8A8: int8 per-channel weights, uint8 activations\",\n");
+  out += fmt::format("  \"format\": {},\n", quoted(r.format == QuantFormat::Qdq ? "qdq" : "integer-only (dyadic requantization)"));
   out += fmt::format("  \"calibration\": {{\"method\": {}, \"percentile\": {}, \"samples\": {}}},\n",
                      quoted(calib_method_name(r.method)), number(r.percentile), r.calibration_samples);
   out += fmt::format("  \"summary\": {{\"float_weight_bytes\": {}, \"compressed_weight_bytes\": {}, \"ratio\": {}, "

@@ -122,6 +122,8 @@ class IntegerGraphBuilder {
   bool emit_global_average_pool(const Node& n);
   bool emit_average_pool(const Node& n);
   bool emit_same_scale(const Node& n);
+  bool emit_qdq(const Node& n);
+  std::string dequantized(const std::string& float_name);
   void emit_float_island(const Node& n);
 
   const Model& src_;
@@ -474,6 +476,94 @@ void IntegerGraphBuilder::emit_float_island(const Node& n) {
   result_.float_islands.push_back(n.op_type + " '" + (n.name.empty() ? n.outputs[0] : n.name) + "'");
 }
 
+// A float copy of an activation for a QDQ layer: DequantizeLinear of its uint8 value.
+std::string IntegerGraphBuilder::dequantized(const std::string& float_name) {
+  const QValue v = quantized(float_name);
+  const std::string name = fresh(float_name + "_dq");
+  emit(op("DequantizeLinear",
+          {v.name, add_const(float_name + "_scale", Tensor::scalar<float>(v.q.scale)),
+           add_const(float_name + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(v.q.zero_point)))},
+          {name}));
+  return name;
+}
+
+// QDQ form of a layer: DequantizeLinear of uint8 activations, int8 per-channel weights and int32
+// bias (the same values the integer form uses), the float op, a folded activation, QuantizeLinear.
+bool IntegerGraphBuilder::emit_qdq(const Node& n) {
+  const bool conv = n.op_type == "Conv", gemm = n.op_type == "Gemm", matmul = n.op_type == "MatMul";
+  const Tensor* w = nullptr;
+  int axis = 0;
+  if (conv || gemm || matmul) {
+    w = n.has_input(1) ? constant(n.inputs[1]) : nullptr;
+    if (!w || w->dtype() != DType::Float32 || ((gemm || matmul) && w->rank() != 2)) return false;
+    if (gemm && (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f))
+      return false;
+    if (n.has_input(2) && !constant(n.inputs[2])) return false;
+    axis = conv || (gemm && n.get_int("transB", 0) != 0) ? 0 : 1;
+  } else if (n.op_type == "Add") {
+    if (n.inputs.size() != 2 || constant(n.inputs[0]) || constant(n.inputs[1])) return false;
+  } else if (n.op_type != "GlobalAveragePool" && n.op_type != "AveragePool") {
+    return false;
+  }
+  if (n.outputs.size() != 1) return false;
+  Node copy = n;
+  const QValue input = quantized(n.inputs[0]);
+  copy.inputs[0] = dequantized(n.inputs[0]);
+  WeightQuant wq;
+  if (w) {
+    wq = quantize_weights_per_channel(*w, axis);
+    const int64_t channels = static_cast<int64_t>(wq.scales.size());
+    Node dq = op("DequantizeLinear",
+                 {add_const(n.inputs[1] + "_quantized", wq.values),
+                  add_const(n.inputs[1] + "_scales", Tensor::from_vector<float>(wq.scales, {channels}))},
+                 {fresh(n.inputs[1] + "_dq")}, {{"axis", int_attr(axis)}});
+    copy.inputs[1] = dq.outputs[0];
+    emit(std::move(dq));
+    if (n.has_input(2)) {
+      const Tensor& b = *constant(n.inputs[2]);
+      if (b.numel() != channels) return false;
+      std::vector<int32_t> q(static_cast<size_t>(channels));
+      std::vector<float> scales(static_cast<size_t>(channels));
+      for (int64_t c = 0; c < channels; ++c) {
+        scales[static_cast<size_t>(c)] = input.q.scale * wq.scales[static_cast<size_t>(c)];
+        const double v = std::nearbyint(b.get_as_double(c) / static_cast<double>(scales[static_cast<size_t>(c)]));
+        q[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
+      }
+      Node bias = op("DequantizeLinear",
+                     {add_const(n.inputs[2] + "_quantized", Tensor::from_vector<int32_t>(q, {channels})),
+                      add_const(n.inputs[2] + "_scales", Tensor::from_vector<float>(scales, {channels}))},
+                     {fresh(n.inputs[2] + "_dq")}, {{"axis", int_attr(0)}});
+      copy.inputs[2] = bias.outputs[0];
+      emit(std::move(bias));
+    }
+  } else if (n.op_type == "Add") {
+    copy.inputs[1] = dequantized(n.inputs[1]);
+  }
+  float lo, hi;
+  const std::string result = fold_activation(n.outputs[0], lo, hi);
+  std::string value = fresh(n.outputs[0] + "_float");
+  copy.outputs = {value};
+  emit(std::move(copy));
+  if (result != n.outputs[0]) {  // the folded Relu / Clip, in float before the quantizer
+    Node act = g_.nodes[g_.consumers(n.outputs[0])[0]];
+    for (size_t i = 1; i < act.inputs.size(); ++i)
+      if (!act.inputs[i].empty()) use_original_initializer(act.inputs[i]);
+    act.inputs[0] = value;
+    value = fresh(result + "_float");
+    act.outputs = {value};
+    emit(std::move(act));
+  }
+  const ActivationQuant q = quant_for(result);
+  const std::string name = fresh(result + "_q");
+  emit(op("QuantizeLinear",
+          {value, add_const(result + "_scale", Tensor::scalar<float>(q.scale)),
+           add_const(result + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(q.zero_point)))},
+          {name}));
+  quant_[result] = {name, q};
+  if (w) record_layer(n, result, input, wq);
+  return true;
+}
+
 IntegerEmitResult IntegerGraphBuilder::build() {
   out_.ir_version = 8;
   out_.opset_imports = {{"", 17}, {kDomain, 1}};
@@ -481,7 +571,8 @@ IntegerEmitResult IntegerGraphBuilder::build() {
   out_.graph.name = g_.name;
   out_.graph.inputs = g_.inputs;
   out_.graph.outputs = g_.outputs;
-  out_.functions = {dyadic_requant_function(), dyadic_add_function()};
+  if (options_.format == QuantFormat::IntegerOnly) out_.functions = {dyadic_requant_function(), dyadic_add_function()};
+  else out_.opset_imports.pop_back();  // no ai.dyad functions in QDQ form
   if (src_.opset("") > 17) fail("models above opset 17 are not supported yet (this one imports opset {})", src_.opset(""));
   for (const auto& in : g_.inputs) {
     used_.insert(in.name);
@@ -491,6 +582,8 @@ IntegerEmitResult IntegerGraphBuilder::build() {
     const Node& n = g_.nodes[i];
     if (folded_.count(&n)) continue;
     bool done = false;
+    if (n.domain.empty() && options_.format == QuantFormat::Qdq) done = emit_qdq(n);
+    if (done) continue;
     if (n.domain.empty()) {
       if (n.op_type == "Conv") done = emit_conv(n);
       else if (n.op_type == "Gemm" || n.op_type == "MatMul") done = emit_matmul(n);

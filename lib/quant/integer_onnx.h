@@ -21,9 +21,16 @@
 
 namespace dyad {
 
+enum class QuantFormat {
+  IntegerOnly,  // ConvInteger / MatMulInteger + dyadic requantization, as above
+  Qdq,          // the same quantization as QuantizeLinear/DequantizeLinear around float ops, for
+                // runtimes that fuse QDQ patterns themselves (ORT turns them into QLinearConv, QGemm)
+};
+
 struct IntegerEmitOptions {
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
+  QuantFormat format = QuantFormat::IntegerOnly;
 };
 
 // One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point).
