@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "formats/tensor_io/npy.h"
 #include "formats/tensor_io/npz.h"
@@ -128,6 +129,30 @@ std::vector<InputBatch> load_calibration_batches(const fs::path& path, const Gra
     fail("{}: unknown calibration data type '{}' (use .npy, .npz or a folder of test_data_set_*)", path.string(), ext);
   }
   return split(arrays, graph, options, path.string());
+}
+
+std::vector<InputBatch> synthetic_calibration_batches(const Graph& graph, int64_t samples, const CalibrationLoad& options,
+                                                      uint32_t seed) {
+  if (graph.inputs.empty()) fail("the model has no inputs to calibrate");
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::map<std::string, Tensor> arrays;
+  for (const auto& input : graph.inputs) {
+    if (input.dtype != DType::Float32)
+      fail("input '{}' is {}: synthetic calibration data is only made for float inputs; pass --calib", input.name,
+           dtype_name(input.dtype));
+    Shape shape{samples};
+    for (size_t d = 1; d < input.dims.size(); ++d) {
+      if (!input.has_shape || !input.dims[d].known())
+        fail("input '{}' has shape {}: synthetic calibration data needs every dimension after the first; pass --calib",
+             input.name, input.shape_string());
+      shape.push_back(input.dims[d].value);
+    }
+    Tensor t(DType::Float32, shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = normal(rng);
+    arrays[input.name] = std::move(t);
+  }
+  return split(arrays, graph, options, "synthetic data");
 }
 
 }  // namespace dyad

@@ -7,7 +7,7 @@
 //
 // Every array is checked against the model's input: element type, rank and every known
 // dimension after the first. A mismatch is an Error naming the input, what the model expects and
-// what the file holds. Image folders and synthetic data arrive with the W8A8 issue.
+// what the file holds. Image folders arrive with the W8A8 issue.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -27,5 +27,11 @@ struct CalibrationLoad {
 
 std::vector<InputBatch> load_calibration_batches(const std::filesystem::path& path, const Graph& graph,
                                                  const CalibrationLoad& options = {});
+
+// Stand-in calibration data when none is given: `samples` inputs drawn from N(0, 1) (the range
+// of normalized images) for float inputs, split like real data. Deterministic for a seed.
+// Needs every input dimension after the first to be known. Accuracy may suffer: callers warn.
+std::vector<InputBatch> synthetic_calibration_batches(const Graph& graph, int64_t samples, const CalibrationLoad& options = {},
+                                                      uint32_t seed = 0);
 
 }  // namespace dyad

@@ -53,6 +53,25 @@ TEST(CalibrationData, SplitsNpyIntoBatchesAndChecksShapes) {
             std::string::npos);
 }
 
+TEST(CalibrationData, SyntheticInputsAreDeterministicAndShapedLikeTheModel) {
+  const Model m = load_onnx(test::testdata_dir() / "models" / "lenet.onnx");
+  const auto a = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0}, 7);
+  const auto b = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0}, 7);
+  ASSERT_EQ(a.size(), 3u);  // 16 + 16 + 8
+  EXPECT_EQ(a[2].at("input").shape(), (Shape{8, 1, 28, 28}));
+  EXPECT_EQ(test::max_abs_diff(a[0].at("input"), b[0].at("input")), 0.0);
+  // Mean near 0 and variance near 1 over 12,544 draws.
+  const Tensor& t = a[0].at("input");
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) sum += t.data<float>()[i], sq += t.data<float>()[i] * t.data<float>()[i];
+  EXPECT_NEAR(sum / t.numel(), 0.0, 0.05);
+  EXPECT_NEAR(sq / t.numel(), 1.0, 0.05);
+  Model dynamic = m;
+  dynamic.graph.inputs[0].dims[2] = Dim{-1, "height"};
+  EXPECT_NE(error_of([&] { synthetic_calibration_batches(dynamic.graph, 8); }).find("needs every dimension after the first"),
+            std::string::npos);
+}
+
 TEST(CalibrationData, ReadsOnnxTestDataFolders) {
   const auto dir = std::filesystem::path("/usr/share/libonnx-testdata/data/node/test_relu");
   if (!std::filesystem::exists(dir)) GTEST_SKIP() << "libonnx-testdata not installed";

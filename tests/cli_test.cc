@@ -166,7 +166,11 @@ TEST(Cli, CompressRefusesWhatItCannotDoAndLeavesNothing) {
                        "budget 'bits=4' cannot be met yet: only bits=8");
   expect_clean_failure(run_command(compress(model_path("lenet") + " --budget size=25%" + calib + out)), 1, "cannot be met yet");
   expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits" + calib + out)), 2, "is not KEY=VALUE");
-  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8" + out)), 2, "--calib is required");
+  const auto synthetic = run_command(compress(model_path("lenet") + " --budget bits=8 --max-samples 64" + " -o " + (dir / "syn.onnx").string()));
+  EXPECT_EQ(synthetic.exit_code, 0) << synthetic.err;
+  EXPECT_NE(synthetic.err.find("warning: no --calib given; calibrating on 64 synthetic N(0,1) inputs"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "syn.onnx"));
+  fs::remove(dir / "syn.onnx");
   write_npy(Tensor(DType::Float32, {8, 3, 28, 28}), dir / "rgb.npy");
   expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + (dir / "rgb.npy").string() + out)),
                        1, "calibration data for input 'input': expected float [N,1,28,28] (N samples), got float [8,3,28,28]");

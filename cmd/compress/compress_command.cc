@@ -26,10 +26,15 @@ void run_compress(const CompressCommandOptions& o) {
   options.threads = o.threads;
   if (!(o.percentile > 0 && o.percentile <= 100))
     throw Error(fmt::format("--percentile {} is outside (0, 100]", o.percentile), Error::Kind::Usage);
-  if (o.calib.empty())
-    throw Error("--calib is required: sample inputs as .npy, .npz or a test_data_set_* folder", Error::Kind::Usage);
   const Model model = load_onnx(o.model);
-  options.calibration = load_calibration_batches(o.calib, model.graph, {o.batch_size, o.max_samples});
+  if (o.calib.empty()) {
+    const int64_t samples = o.max_samples > 0 ? o.max_samples : 256;
+    options.calibration = synthetic_calibration_batches(model.graph, samples, {o.batch_size, 0});
+    std::fprintf(stderr, "compress: warning: no --calib given; calibrating on %lld synthetic N(0,1) inputs, accuracy may suffer\n",
+                 static_cast<long long>(samples));
+  } else {
+    options.calibration = load_calibration_batches(o.calib, model.graph, {o.batch_size, o.max_samples});
+  }
   // On a terminal one line per stage counts up in place; in a log, one line per finished stage.
   const bool terminal = isatty(fileno(stdout));
   options.progress = [terminal](const std::string& stage, int64_t done, int64_t total) {

@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
   app.add_option("model", compress.model, "float ONNX model to compress");
   app.add_option("--budget,-b", compress.budget, "constraints, e.g. bits=8 (W8A8; mixed precision comes later)");
   app.add_option("--output,-o", compress.output, "where to write the compressed model");
-  app.add_option("--calib,-c", compress.calib, "calibration inputs: .npy (first axis = samples), .npz, or a test_data_set_* folder");
+  app.add_option("--calib,-c", compress.calib,
+                 "calibration inputs: .npy (first axis = samples), .npz, or a test_data_set_* folder; without it, "
+                 "synthetic inputs (with a warning)");
   app.add_option("--calib-method", compress.calib_method, "minmax, percentile (default), mse or entropy")
       ->check(CLI::IsMember({"minmax", "percentile", "mse", "entropy"}));
   app.add_option("--percentile", compress.percentile, "for --calib-method percentile (default 99.99)");
