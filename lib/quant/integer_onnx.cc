@@ -98,6 +98,10 @@ class IntegerGraphBuilder {
   std::string fresh(const std::string& base);
   std::string add_const(const std::string& base, Tensor t);
   std::string i64(const std::string& base, int64_t v) { return add_const(base, Tensor::scalar<int64_t>(v)); }
+  // QuantizeLinear or DequantizeLinear with q's scale and uint8 zero point as constants named
+  // after `base`.
+  void emit_qdq_node(const char* op_type, const std::string& input, const std::string& output, const std::string& base,
+                     ActivationQuant q);
   void emit(Node n) { out_.graph.nodes.push_back(std::move(n)); }
   const Tensor* constant(const std::string& name) const;
   void use_original_initializer(const std::string& name);
@@ -168,15 +172,20 @@ ActivationQuant IntegerGraphBuilder::quant_for(const std::string& float_name) co
   return uint8_quant(it->second.range(options_.method, options_.percentile));
 }
 
+void IntegerGraphBuilder::emit_qdq_node(const char* op_type, const std::string& input, const std::string& output,
+                                        const std::string& base, ActivationQuant q) {
+  emit(op(op_type,
+          {input, add_const(base + "_scale", Tensor::scalar<float>(q.scale)),
+           add_const(base + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(q.zero_point)))},
+          {output}));
+}
+
 IntegerGraphBuilder::QValue IntegerGraphBuilder::quantized(const std::string& float_name) {
   if (auto it = quant_.find(float_name); it != quant_.end()) return it->second;
   ensure_float(float_name);
   const ActivationQuant q = quant_for(float_name);
   const std::string name = fresh(float_name + "_q");
-  emit(op("QuantizeLinear",
-          {float_name, add_const(float_name + "_scale", Tensor::scalar<float>(q.scale)),
-           add_const(float_name + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(q.zero_point)))},
-          {name}));
+  emit_qdq_node("QuantizeLinear", float_name, name, float_name, q);
   return quant_[float_name] = {name, q};
 }
 
@@ -191,10 +200,7 @@ void IntegerGraphBuilder::ensure_float(const std::string& float_name) {
   if (it == quant_.end()) fail("tensor '{}' has no value in the integer graph", float_name);
   // Back to float under the original name (free: the quantized value has its own name).
   used_.insert(float_name);
-  emit(op("DequantizeLinear",
-          {it->second.name, add_const(float_name + "_scale", Tensor::scalar<float>(it->second.q.scale)),
-           add_const(float_name + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(it->second.q.zero_point)))},
-          {float_name}));
+  emit_qdq_node("DequantizeLinear", it->second.name, float_name, float_name, it->second.q);
   float_ready_.insert(float_name);
 }
 
@@ -480,10 +486,7 @@ void IntegerGraphBuilder::emit_float_island(const Node& n) {
 std::string IntegerGraphBuilder::dequantized(const std::string& float_name) {
   const QValue v = quantized(float_name);
   const std::string name = fresh(float_name + "_dq");
-  emit(op("DequantizeLinear",
-          {v.name, add_const(float_name + "_scale", Tensor::scalar<float>(v.q.scale)),
-           add_const(float_name + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(v.q.zero_point)))},
-          {name}));
+  emit_qdq_node("DequantizeLinear", v.name, name, float_name, v.q);
   return name;
 }
 
@@ -555,10 +558,7 @@ bool IntegerGraphBuilder::emit_qdq(const Node& n) {
   }
   const ActivationQuant q = quant_for(result);
   const std::string name = fresh(result + "_q");
-  emit(op("QuantizeLinear",
-          {value, add_const(result + "_scale", Tensor::scalar<float>(q.scale)),
-           add_const(result + "_zero_point", Tensor::scalar<uint8_t>(static_cast<uint8_t>(q.zero_point)))},
-          {name}));
+  emit_qdq_node("QuantizeLinear", value, name, result, q);
   quant_[result] = {name, q};
   if (w) record_layer(n, result, input, wq);
   return true;
