@@ -1,6 +1,6 @@
 // W8A8 accuracy on the whole Fashion-MNIST test set (10,000 images, Debian's
 // dataset-fashion-mnist), calibrated on 500 training images: every CNN in testdata must stay
-// within 0.3 points of its float top-1. Prints both figures.
+// within 0.3 points of its float top-1, the transformer within 1 point. Prints both figures.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -42,7 +42,7 @@ Top1 evaluate(const Model& m, const Tensor& images, const Tensor& labels) {
 
 class FashionAccuracy : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(FashionAccuracy, W8A8WithinAThirdOfAPointOfFloat) {
+TEST_P(FashionAccuracy, W8A8CloseToFloat) {
   if (!std::filesystem::exists(kData / "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const Tensor test_images = normalize_fashion_mnist(read_idx(kData / "t10k-images-idx3-ubyte.gz"));
   const Tensor test_labels = read_idx(kData / "t10k-labels-idx1-ubyte.gz");
@@ -58,10 +58,11 @@ TEST_P(FashionAccuracy, W8A8WithinAThirdOfAPointOfFloat) {
   std::printf("%s: Fashion-MNIST test top-1 float %.2f%%, W8A8 integer-only %.2f%% (%+.2f points)\n", GetParam().c_str(),
               float_top1.percent(), int8_top1.percent(), int8_top1.percent() - float_top1.percent());
   EXPECT_EQ(float_top1.total, 10000);
-  EXPECT_GE(int8_top1.percent(), float_top1.percent() - 0.3) << GetParam();
+  const double allowed_drop = GetParam() == "vit_tiny" ? 1.0 : 0.3;  // the bars
+  EXPECT_GE(int8_top1.percent(), float_top1.percent() - allowed_drop) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Testdata, FashionAccuracy, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small"));
+INSTANTIATE_TEST_SUITE_P(Testdata, FashionAccuracy, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"));
 
 }  // namespace
 }  // namespace dyad

@@ -39,7 +39,8 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   // QuantizeLinear per input and one DequantizeLinear per output.
   static const std::set<std::string> integer_ops = {
       "ConvInteger", "MatMulInteger", "Add", "Sub", "Mul", "Mod", "Div", "Less", "Greater", "Where", "Cast", "Max",
-      "Clip", "MaxPool", "Pad", "ReduceSum", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity"};
+      "Clip", "MaxPool", "Pad", "ReduceSum", "ReduceMax", "ReduceProd", "Gather", "Constant", "Reshape", "Flatten", "Transpose", "Squeeze",
+      "Unsqueeze", "Identity", "Concat", "Slice", "Split", "Shape"};
   int quantizers = 0, dequantizers = 0;
   for (const Node& n : inline_functions(reloaded).nodes) {
     if (n.op_type == "QuantizeLinear") ++quantizers;
@@ -63,7 +64,7 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   EXPECT_GE(int8_top1.correct, float_top1.correct - 2) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Testdata, IntegerOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small"));
+INSTANTIATE_TEST_SUITE_P(Testdata, IntegerOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"));
 
 class QdqOnnx : public ::testing::TestWithParam<std::string> {};
 

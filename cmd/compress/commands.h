@@ -9,6 +9,7 @@ namespace dyad::cli {
 struct InspectOptions {
   std::string model;
   bool all_layers = false;
+  bool nodes = false;  // list every node of the prepared graph (what compress quantizes)
 };
 void run_inspect(const InspectOptions& options);
 

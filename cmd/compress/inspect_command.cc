@@ -4,6 +4,7 @@
 #include "cmd/compress/commands.h"
 #include "formats/onnx/onnx_io.h"
 #include "lib/ir/model_stats.h"
+#include "lib/passes/passes.h"
 
 namespace dyad::cli {
 
@@ -20,6 +21,20 @@ std::string human_count(int64_t n) {
   if (n >= 1000000) return fmt::format("{:.2f} M", static_cast<double>(n) / 1e6);
   if (n >= 1000) return fmt::format("{:.1f} k", static_cast<double>(n) / 1e3);
   return std::to_string(n);
+}
+
+// The prepared graph, one node per line: what the quantizer will walk.
+void print_prepared_nodes(Model model) {
+  prepare_graph(model);
+  const Graph& g = model.graph;
+  std::printf("\nprepared graph: %zu nodes, %zu initializers\n", g.nodes.size(), g.initializers.size());
+  for (size_t i : g.topological_order()) {
+    const Node& n = g.nodes[i];
+    std::string ins, outs;
+    for (const auto& in : n.inputs) ins += fmt::format("{}{}{}", ins.empty() ? "" : ", ", in, g.initializers.count(in) ? " (const)" : "");
+    for (const auto& out : n.outputs) outs += fmt::format("{}{}", outs.empty() ? "" : ", ", out);
+    std::printf("  %-20s %s -> %s\n", n.op_type.c_str(), ins.c_str(), outs.c_str());
+  }
 }
 
 }  // namespace
@@ -58,6 +73,7 @@ void run_inspect(const InspectOptions& options) {
   if (shown < stats.layers.size())
     std::printf("  ... %zu more layers (--all-layers lists every one)\n", stats.layers.size() - shown);
   std::printf("  total: %s MACs in %zu compute layers\n", human_count(stats.total_macs).c_str(), stats.layers.size());
+  if (options.nodes) print_prepared_nodes(model);
 }
 
 }  // namespace dyad::cli

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   auto* inspect_cmd = app.add_subcommand("inspect", "print inputs, outputs, op counts, parameters and MACs per layer");
   inspect_cmd->add_option("model", inspect.model, "ONNX model")->required();
   inspect_cmd->add_flag("--all-layers", inspect.all_layers, "list every compute layer (default: the first 40)");
+  inspect_cmd->add_flag("--nodes", inspect.nodes,
+                        "list every node of the graph as compress sees it (BatchNorm and constants folded), in order");
 
   dyad::cli::RunOptions run;
   auto* run_cmd = app.add_subcommand("run", "run a model on inputs and write each output as DIR/<output name>.npy");

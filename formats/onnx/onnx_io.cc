@@ -2,6 +2,7 @@
 
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
+#include <onnx/version_converter/convert.h>
 
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,9 @@ namespace {
 constexpr int64_t kCheckerMaxIr = 8;
 constexpr int64_t kCheckerMaxOpset = 17;
 
+// ONNX's messages span lines and carry a context dump; keep the first line.
+std::string first_line(const std::string& message) { return message.substr(0, message.find('\n')); }
+
 void run_checker(const onnx::ModelProto& p, const std::string& label) {
   if (p.ir_version() > kCheckerMaxIr) return;
   for (const auto& op : p.opset_import())
@@ -27,16 +31,15 @@ void run_checker(const onnx::ModelProto& p, const std::string& label) {
   try {
     onnx::checker::check_model(p);
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    // The checker's messages span lines and carry a context dump; keep the first line.
-    msg = msg.substr(0, msg.find('\n'));
-    fail("{}: not a valid ONNX model: {}", label, msg);
+    fail("{}: not a valid ONNX model: {}", label, first_line(e.what()));
   }
 }
 
 void infer_shapes_proto(onnx::ModelProto& p) {
   try {
-    onnx::shape_inference::InferShapes(p);
+    // Data propagation lets shapes flow through Shape -> Concat -> Reshape chains, which
+    // exporters emit for dynamic batch sizes.
+    onnx::shape_inference::InferShapes(p, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(false, 0, true));
   } catch (const std::exception&) {
     // Non-strict mode: a model whose shapes cannot be inferred still runs; the executor
     // computes real shapes at run time.
@@ -126,6 +129,21 @@ void save_onnx(const Model& model, const fs::path& path, const SaveOptions& opti
   file.write(bytes);
   data.commit();
   file.commit();
+}
+
+void upgrade_opset(Model& model, int64_t target) {
+  if (model.opset("") == target) return;
+  if (model.opset("") > target) fail("models above opset {} are not supported yet (this one imports opset {})", target, model.opset(""));
+  onnx::ModelProto p;
+  proto::model_to_proto(model, &p);
+  onnx::ModelProto converted;
+  try {
+    converted = onnx::version_conversion::ConvertVersion(p, static_cast<int>(target));
+  } catch (const std::exception& e) {
+    fail("cannot convert the model from opset {} to {}: {}", model.opset(""), target, first_line(e.what()));
+  }
+  infer_shapes_proto(converted);
+  model = proto::model_from_proto(converted);
 }
 
 void infer_shapes(Model& model) {

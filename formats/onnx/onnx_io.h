@@ -39,4 +39,10 @@ std::string serialize_onnx(const Model& model);
 // fills unknown output shapes).
 void infer_shapes(Model& model);
 
+// Converts the default-domain opset to `target` (ONNX's own version converter), so that nodes
+// copied into a graph of that opset keep their meaning: opset 9's attribute-form Slice, Squeeze,
+// Clip or Softmax's 2-D coercion differ from opset 17's. A model already at `target` is left as
+// is; a failure names the op the converter could not adapt.
+void upgrade_opset(Model& model, int64_t target);
+
 }  // namespace dyad

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "lib/calib/calibrate.h"
+#include "lib/compress/opset_upgrade.h"
 #include "lib/exec/executor.h"
 #include "lib/passes/passes.h"
 
@@ -72,6 +73,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   Model prepared = float_model;
   CompressResult result;
   result.report.passes = prepare_graph(prepared);
+  upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
   CalibrationOptions calib_options;
   calib_options.threads = options.threads;
   if (options.progress)

@@ -11,6 +11,7 @@ std::vector<std::string> prepare_graph(Model& model) {
     if (remove_identity(model)) applied.push_back("remove_identity"), any = true;
     if (fold_constants(model)) applied.push_back("fold_constants"), any = true;
     if (fold_batchnorm(model)) applied.push_back("fold_batchnorm"), any = true;
+    if (fuse_layer_norm(model)) applied.push_back("fuse_layer_norm"), any = true;
     if (!any) break;
   }
   return applied;

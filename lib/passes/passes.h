@@ -25,7 +25,11 @@ bool fold_constants(Model& model, size_t max_bytes = size_t{16} << 20);
 // alone reads: W' = W * gamma / sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta.
 bool fold_batchnorm(Model& model);
 
-// The standard preparation: remove_identity, fold_constants, fold_batchnorm, repeated until
+// Replaces LayerNormalization written out as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div,
+// Mul and Add over the last axis by the single op (opset 17 and above only).
+bool fuse_layer_norm(Model& model);
+
+// The standard preparation: remove_identity, fold_constants, fold_batchnorm, fuse_layer_norm, repeated until
 // nothing changes. Returns the names of the passes that changed the model, in order.
 std::vector<std::string> prepare_graph(Model& model);
 

@@ -7,11 +7,22 @@
 // one DequantizeLinear at each output; ops with no integer form run as declared float islands
 // (DequantizeLinear -> op -> QuantizeLinear), listed in the result.
 //
-// Integer forms: Conv, Gemm and MatMul with constant weights (ConvInteger / MatMulInteger + bias +
-// requantization, a following Relu or constant Clip folded into the clamp), Relu and Clip on
-// uint8, MaxPool, Pad (padding value quantized), AveragePool (a depthwise ConvInteger of ones), GlobalAveragePool (ReduceSum),
-// Add of two activations (ai.dyad.DyadicAdd), and Reshape, Flatten, Transpose, Squeeze, Unsqueeze
-// on uint8.
+// Integer forms (functions in lib/quant/integer_functions.h):
+//   - Conv, Gemm and MatMul with constant weights: ConvInteger / MatMulInteger + int32 bias (a
+//     following Add of a bias vector is folded in) + DyadicRequant; a following Relu or constant
+//     Clip is folded into the clamp.
+//   - MatMul of two activations (attention): MatMulInteger with both zero points.
+//   - Add of two activations or of an activation and a constant tensor: DyadicAdd. Mul of two
+//     activations: an int32 product and DyadicRequant. Concat: inputs rescaled to one scale.
+//   - Elementwise chains fed by one tensor (GELU written out with Erf, hard-swish, sigmoid,
+//     x * sigmoid(x), scaling by a constant, ...): one 256-entry uint8 table and a Gather.
+//   - Softmax over the last axis: an exp table on max - x, integer sums and division.
+//   - LayerNormalization over the last axis: IntegerLayerNorm (exact integer mean and variance,
+//     Newton integer square root).
+//   - AveragePool, GlobalAveragePool and ReduceMean: integer sums and requantization.
+//   - MaxPool, Pad, Relu, Clip and data movement (Reshape, Transpose, Gather, Slice, Split, ...)
+//     directly on uint8; shape arithmetic copied as is.
+// The opset-17 graph the emitter expects comes from lib/compress/opset_upgrade.h.
 #pragma once
 #include <string>
 #include <vector>
@@ -53,6 +64,8 @@ struct IntegerEmitResult {
   Model model;
   std::vector<std::string> float_islands;  // "<op> '<node>'" for each op left in float
   int quantized_layers = 0;                // Conv, Gemm and MatMul turned integer
+  int tables = 0;                          // elementwise chains written as 256-entry tables
+  int activation_matmuls = 0;              // MatMul of two activations (attention)
   std::vector<QuantizedLayer> layers;
   std::vector<QuantizedTensor> tensors;    // every uint8 value, by its float original
 };
