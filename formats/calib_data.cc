@@ -4,6 +4,7 @@
 #include <cstring>
 #include <random>
 
+#include "formats/images/image_folder.h"
 #include "formats/tensor_io/npy.h"
 #include "formats/tensor_io/npz.h"
 #include "formats/tensor_io/tensor_pb.h"
@@ -79,12 +80,25 @@ std::vector<InputBatch> split(const std::map<std::string, Tensor>& arrays, const
   return batches;
 }
 
+// A folder of images for a single image input, preprocessed as options.preprocess says.
+std::vector<InputBatch> load_image_folder(const fs::path& dir, const std::vector<fs::path>& files, const Graph& graph,
+                                          const CalibrationLoad& options) {
+  if (graph.inputs.size() != 1)
+    fail("{}: an image folder calibrates a single-input model; this one has {} inputs", dir.string(), graph.inputs.size());
+  const ValueInfo& input = graph.inputs[0];
+  if (input.dtype != DType::Float32) fail("{}: images feed float inputs; input '{}' is {}", dir.string(), input.name, dtype_name(input.dtype));
+  const Preprocess p = parse_preprocess(options.preprocess, input);
+  return split({{input.name, load_images(files, p, options.max_samples)}}, graph, options, dir.string());
+}
+
 std::vector<InputBatch> load_folder(const fs::path& dir, const Graph& graph, const CalibrationLoad& options) {
+  if (const auto images = image_files(dir); !images.empty()) return load_image_folder(dir, images, graph, options);
+  if (!options.preprocess.empty()) fail("{}: --preprocess is for image folders, and this folder holds no PNG or JPEG files", dir.string());
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
   std::sort(sets.begin(), sets.end());
-  if (sets.empty()) fail("{}: no test_data_set_* folders with input_<i>.pb files", dir.string());
+  if (sets.empty()) fail("{}: no images (.png, .jpg) and no test_data_set_* folders with input_<i>.pb files", dir.string());
   std::vector<InputBatch> batches;
   int64_t samples = 0;
   for (const auto& set : sets) {
@@ -110,6 +124,7 @@ std::vector<InputBatch> load_calibration_batches(const fs::path& path, const Gra
   if (!fs::exists(path, ec)) fail("{}: no such file or folder", path.string());
   if (graph.inputs.empty()) fail("the model has no inputs to calibrate");
   if (fs::is_directory(path, ec)) return load_folder(path, graph, options);
+  if (!options.preprocess.empty()) fail("{}: --preprocess is for image folders, not single files", path.string());
   const std::string ext = path.extension().string();
   std::map<std::string, Tensor> arrays;
   if (ext == ".npy") {

@@ -4,10 +4,12 @@
 //   FILE.npz          one array per input, named like the input; first axes count samples
 //   FOLDER/           ONNX's layout: test_data_set_*/input_<i>.pb, one batch per set, inputs in
 //                     the graph's order
+//   FOLDER/           PNG/JPEG images for a single image input, sorted by name and preprocessed
+//                     as CalibrationLoad::preprocess says (formats/images/preprocess.h)
 //
 // Every array is checked against the model's input: element type, rank and every known
 // dimension after the first. A mismatch is an Error naming the input, what the model expects and
-// what the file holds. Image folders arrive with the W8A8 issue.
+// what the file holds.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -23,6 +25,7 @@ using InputBatch = std::map<std::string, Tensor>;
 struct CalibrationLoad {
   int64_t batch_size = 32;  // samples per batch (a model input with a fixed first dimension wins)
   int64_t max_samples = 0;  // 0: all
+  std::string preprocess;   // for image folders: the --preprocess text (may be empty)
 };
 
 std::vector<InputBatch> load_calibration_batches(const std::filesystem::path& path, const Graph& graph,

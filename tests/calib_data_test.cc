@@ -36,10 +36,10 @@ TEST(Npz, ReadsArchivesWrittenByNumpy) {
 TEST(CalibrationData, SplitsNpyIntoBatchesAndChecksShapes) {
   const Model m = load_onnx(test::testdata_dir() / "models" / "lenet.onnx");
   const auto file = test::testdata_dir() / "fmnist" / "test_64.npy";
-  const auto batches = load_calibration_batches(file, m.graph, {.batch_size = 24, .max_samples = 0});
+  const auto batches = load_calibration_batches(file, m.graph, {.batch_size = 24, .max_samples = 0, .preprocess = {}});
   ASSERT_EQ(batches.size(), 3u);  // 24 + 24 + 16
   EXPECT_EQ(batches[2].at("input").shape(), (Shape{16, 1, 28, 28}));
-  EXPECT_EQ(load_calibration_batches(file, m.graph, {.batch_size = 8, .max_samples = 20}).size(), 3u);  // 8 + 8 + 4
+  EXPECT_EQ(load_calibration_batches(file, m.graph, {.batch_size = 8, .max_samples = 20, .preprocess = {}}).size(), 3u);  // 8 + 8 + 4
   test::TempDir dir;
   write_npy(Tensor(DType::Float32, {10, 28, 28}), dir / "rank.npy");
   EXPECT_NE(error_of([&] { load_calibration_batches(dir / "rank.npy", m.graph); })
@@ -55,8 +55,8 @@ TEST(CalibrationData, SplitsNpyIntoBatchesAndChecksShapes) {
 
 TEST(CalibrationData, SyntheticInputsAreDeterministicAndShapedLikeTheModel) {
   const Model m = load_onnx(test::testdata_dir() / "models" / "lenet.onnx");
-  const auto a = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0}, 7);
-  const auto b = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0}, 7);
+  const auto a = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0, .preprocess = {}}, 7);
+  const auto b = synthetic_calibration_batches(m.graph, 40, {.batch_size = 16, .max_samples = 0, .preprocess = {}}, 7);
   ASSERT_EQ(a.size(), 3u);  // 16 + 16 + 8
   EXPECT_EQ(a[2].at("input").shape(), (Shape{8, 1, 28, 28}));
   EXPECT_EQ(test::max_abs_diff(a[0].at("input"), b[0].at("input")), 0.0);
@@ -85,10 +85,10 @@ TEST(Calibrate, ObservesInputsAndEveryFloatValueBeforeActivations) {
   Model m = load_onnx(test::testdata_dir() / "models" / "resnet_small.onnx");
   prepare_graph(m);
   const auto file = test::testdata_dir() / "fmnist" / "test_64.npy";
-  const auto batches = load_calibration_batches(file, m.graph, {.batch_size = 16, .max_samples = 0});
+  const auto batches = load_calibration_batches(file, m.graph, {.batch_size = 16, .max_samples = 0, .preprocess = {}});
   std::vector<std::pair<int64_t, int64_t>> progress;
   const CalibrationStats stats =
-      calibrate(m, batches, {.threads = 2, .progress = [&](int64_t done, int64_t all) { progress.emplace_back(done, all); }});
+      calibrate(m, batches, {.threads = 2, .channel_means = {}, .progress = [&](int64_t done, int64_t all) { progress.emplace_back(done, all); }});
   EXPECT_EQ(stats.samples, 64);
   EXPECT_EQ(stats.batches, 4);
   EXPECT_EQ(progress.back(), std::make_pair(int64_t{4}, int64_t{4}));

@@ -25,8 +25,8 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
   prepare_graph(model);
   const auto images_file = test::testdata_dir() / "fmnist" / "test_64.npy";
-  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0});
-  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .progress = {}});
+  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0, .preprocess = {}});
+  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .channel_means = {}, .progress = {}});
   const IntegerEmitResult emitted = emit_integer_onnx(model, stats);
   EXPECT_TRUE(emitted.float_islands.empty()) << emitted.float_islands.front();
   EXPECT_GT(emitted.quantized_layers, 0);
@@ -76,8 +76,8 @@ TEST_P(QdqOnnx, RunsInOnnxRuntimeCloseToTheIntegerModel) {
   Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
   prepare_graph(model);
   const auto images_file = test::testdata_dir() / "fmnist" / "test_64.npy";
-  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0});
-  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .progress = {}});
+  const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0, .preprocess = {}});
+  const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .channel_means = {}, .progress = {}});
   IntegerEmitOptions qdq_options;
   qdq_options.format = QuantFormat::Qdq;
   const IntegerEmitResult qdq = emit_integer_onnx(model, stats, qdq_options), integer = emit_integer_onnx(model, stats);

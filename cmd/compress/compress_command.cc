@@ -23,17 +23,19 @@ void run_compress(const CompressCommandOptions& o) {
   options.method = parse_calib_method(o.calib_method);
   options.percentile = o.percentile;
   options.format = o.format == "qdq" ? QuantFormat::Qdq : QuantFormat::IntegerOnly;
+  options.keep_float = {o.keep_float.begin(), o.keep_float.end()};
+  options.bias_correction = !o.no_bias_correction;
   options.threads = o.threads;
   if (!(o.percentile > 0 && o.percentile <= 100))
     throw Error(fmt::format("--percentile {} is outside (0, 100]", o.percentile), Error::Kind::Usage);
   const Model model = load_onnx(o.model);
   if (o.calib.empty()) {
     const int64_t samples = o.max_samples > 0 ? o.max_samples : 256;
-    options.calibration = synthetic_calibration_batches(model.graph, samples, {o.batch_size, 0});
+    options.calibration = synthetic_calibration_batches(model.graph, samples, {.batch_size = o.batch_size, .max_samples = 0, .preprocess = {}});
     std::fprintf(stderr, "compress: warning: no --calib given; calibrating on %lld synthetic N(0,1) inputs, accuracy may suffer\n",
                  static_cast<long long>(samples));
   } else {
-    options.calibration = load_calibration_batches(o.calib, model.graph, {o.batch_size, o.max_samples});
+    options.calibration = load_calibration_batches(o.calib, model.graph, {.batch_size = o.batch_size, .max_samples = o.max_samples, .preprocess = o.preprocess});
   }
   // On a terminal one line per stage counts up in place; in a log, one line per finished stage.
   const bool terminal = isatty(fileno(stdout));

@@ -33,7 +33,7 @@ void print_prepared_nodes(Model model) {
     std::string ins, outs;
     for (const auto& in : n.inputs) ins += fmt::format("{}{}{}", ins.empty() ? "" : ", ", in, g.initializers.count(in) ? " (const)" : "");
     for (const auto& out : n.outputs) outs += fmt::format("{}{}", outs.empty() ? "" : ", ", out);
-    std::printf("  %-20s %s -> %s\n", n.op_type.c_str(), ins.c_str(), outs.c_str());
+    std::printf("  %-20s %-28s %s -> %s\n", n.op_type.c_str(), n.name.empty() ? "(unnamed)" : n.name.c_str(), ins.c_str(), outs.c_str());
   }
 }
 

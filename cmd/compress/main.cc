@@ -12,6 +12,8 @@ constexpr const char* kExamples = R"(
 Examples:
   compress model.onnx --budget bits=8 --calib calib.npy -o model.int8.onnx --report report.json
       W8A8 integer-only model (runs unmodified in ONNX Runtime) and a per-layer report
+  compress resnet.onnx --budget bits=8 --calib images/ --preprocess resize=256,crop=224,mean=0.485:0.456:0.406,std=0.229:0.224:0.225 -o resnet.int8.onnx
+      calibrate on a folder of PNG/JPEG images, preprocessed as torchvision's ImageNet transforms
   compress inspect model.onnx
       inputs, outputs, op counts, parameters and MACs per layer
   compress run model.onnx --input images.npy --output-dir out/
@@ -33,13 +35,20 @@ int main(int argc, char** argv) {
   app.add_option("--budget,-b", compress.budget, "constraints, e.g. bits=8 (W8A8; mixed precision comes later)");
   app.add_option("--output,-o", compress.output, "where to write the compressed model");
   app.add_option("--calib,-c", compress.calib,
-                 "calibration inputs: .npy (first axis = samples), .npz, or a test_data_set_* folder; without it, "
-                 "synthetic inputs (with a warning)");
+                 "calibration inputs: .npy (first axis = samples), .npz, a test_data_set_* folder, or a folder of "
+                 "PNG/JPEG images (see --preprocess); without it, synthetic inputs (with a warning)");
+  app.add_option("--preprocess", compress.preprocess,
+                 "for image folders, comma-separated: size=HxW | resize=S,crop=HxW | fit=HxW (keep aspect, pad right), "
+                 "mean=a:b:c, std=a:b:c (pixels in [0,1]), pad=v, layout=nchw|nhwc, order=rgb|bgr");
   app.add_option("--calib-method", compress.calib_method, "minmax, percentile (default), mse or entropy")
       ->check(CLI::IsMember({"minmax", "percentile", "mse", "entropy"}));
   app.add_option("--percentile", compress.percentile, "for --calib-method percentile (default 99.99)");
   app.add_option("--batch-size", compress.batch_size, "calibration samples per batch (default 32)")->check(CLI::PositiveNumber);
   app.add_option("--max-samples", compress.max_samples, "use at most this many calibration samples")->check(CLI::NonNegativeNumber);
+  app.add_flag("--no-bias-correction", compress.no_bias_correction,
+               "do not correct biases for the mean shift weight rounding causes (on by default)");
+  app.add_option("--keep-float", compress.keep_float,
+                 "leave these nodes in float (node names or op types, repeatable); they become declared float islands");
   app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--report", compress.report, "write a JSON report: per layer bits, scales, zero points, SQNR");
   app.add_option("--format", compress.format, "integer (integer-only ONNX, default) or qdq (QuantizeLinear/DequantizeLinear)")

@@ -4,6 +4,32 @@
 
 namespace dyad {
 
+void ChannelMeans::observe(const Tensor& t, int axis) {
+  if (t.rank() == 0) return;
+  const int a = axis < 0 ? axis + t.rank() : axis;
+  const int64_t channels = t.dim(a);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a; ++d) outer *= t.dim(d);
+  for (int d = a + 1; d < t.rank(); ++d) inner *= t.dim(d);
+  if (sums.empty()) sums.assign(static_cast<size_t>(channels), 0.0);
+  if (static_cast<int64_t>(sums.size()) != channels) return;  // shape changed: keep the first
+  const float* x = t.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) {
+      double s = 0;
+      const float* row = x + (o * channels + c) * inner;
+      for (int64_t i = 0; i < inner; ++i) s += row[i];
+      sums[static_cast<size_t>(c)] += s;
+    }
+  count += outer * inner;
+}
+
+std::vector<double> ChannelMeans::means() const {
+  std::vector<double> m(sums.size(), 0.0);
+  for (size_t c = 0; c < sums.size(); ++c) m[c] = count ? sums[c] / static_cast<double>(count) : 0.0;
+  return m;
+}
+
 CalibrationStats calibrate(const Model& model, const std::vector<std::map<std::string, Tensor>>& batches,
                            const CalibrationOptions& options) {
   ExecOptions exec_options;
@@ -12,7 +38,10 @@ CalibrationStats calibrate(const Model& model, const std::vector<std::map<std::s
   const Executor executor(model, exec_options);
   CalibrationStats stats;
   const ValueObserver observe = [&](const std::string& name, const Tensor& value) {
-    if (value.dtype() == DType::Float32) stats.tensors[name].observe(value);
+    if (value.dtype() != DType::Float32) return;
+    stats.tensors[name].observe(value);
+    if (auto it = options.channel_means.find(name); it != options.channel_means.end())
+      stats.channel_means[name].observe(value, it->second);
   };
   for (const auto& batch : batches) {
     for (const auto& [name, t] : batch) observe(name, t);

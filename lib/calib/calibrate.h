@@ -21,12 +21,24 @@ namespace dyad {
 
 struct CalibrationOptions {
   int threads = 0;
+  // Tensors whose per-channel means to keep as well, with the channel axis (1 for a conv's
+  // NCHW input, -1 for a matmul's last axis): what bias correction needs.
+  std::map<std::string, int> channel_means;
   // Called after each batch with (batches done, batches in all); for progress display.
   std::function<void(int64_t, int64_t)> progress;
 };
 
+// Running per-channel means of one tensor over the calibration set.
+struct ChannelMeans {
+  std::vector<double> sums;
+  int64_t count = 0;  // values per channel seen
+  void observe(const Tensor& t, int axis);
+  std::vector<double> means() const;
+};
+
 struct CalibrationStats {
   std::map<std::string, ActivationObserver> tensors;
+  std::map<std::string, ChannelMeans> channel_means;
   int64_t samples = 0, batches = 0;
 };
 

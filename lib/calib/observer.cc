@@ -31,9 +31,13 @@ void ActivationObserver::observe(const Tensor& t) {
 }
 
 void ActivationObserver::observe(const float* values, int64_t count) {
+  // Large tensors are split across threads (OpenMP): the extremes and the integer bin counts do
+  // not depend on the split, so results are identical for any thread count.
+  const bool parallel = count >= (int64_t{1} << 17);
   // First pass: extremes of the finite values (and the batch's max |x|).
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   int64_t finite = 0;
+#pragma omp parallel for if (parallel) reduction(min : lo) reduction(max : hi) reduction(+ : finite)
   for (int64_t i = 0; i < count; ++i) {
     const float v = values[i];
     if (!std::isfinite(v)) continue;
@@ -59,12 +63,21 @@ void ActivationObserver::observe(const float* values, int64_t count) {
     count_ += finite;
     return;
   }
-  const double scale = kBins / range_;
-  for (int64_t i = 0; i < count; ++i) {
-    const float v = values[i];
-    if (!std::isfinite(v)) continue;
-    const int b = std::min(kBins - 1, static_cast<int>(std::fabs(static_cast<double>(v)) * scale));
-    ++bins_[static_cast<size_t>(b)];
+  // kBins / R is a power of two, so the float product is exact wherever the double one was.
+  const float scale = static_cast<float>(kBins / range_);
+  const bool skip_non_finite = finite != count;
+#pragma omp parallel if (parallel)
+  {
+    std::array<int64_t, kBins> local{};
+#pragma omp for nowait
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = values[i];
+      if (skip_non_finite && !std::isfinite(v)) continue;
+      const int b = static_cast<int>(std::fabs(v) * scale);
+      ++local[static_cast<size_t>(b < kBins - 1 ? b : kBins - 1)];
+    }
+#pragma omp critical(dyad_observer_merge)
+    for (int b = 0; b < kBins; ++b) bins_[static_cast<size_t>(b)] += local[static_cast<size_t>(b)];
   }
   count_ += finite;
 }

@@ -28,7 +28,8 @@ int64_t weight_bytes(const Graph& g) {
 
 // Runs both models on every calibration batch and returns, per layer output, the SQNR of the
 // integer model's (dequantized) value against the float model's.
-std::vector<double> measure_sqnr(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options) {
+std::vector<double> measure_sqnr(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options,
+                                 int64_t& samples) {
   ExecOptions exec_options;
   exec_options.threads = options.threads;
   exec_options.fuse_activations = false;
@@ -39,7 +40,14 @@ std::vector<double> measure_sqnr(const Model& prepared, const IntegerEmitResult&
   for (size_t i = 0; i < emitted.layers.size(); ++i) layer_of[emitted.layers[i].output] = i;
   std::vector<double> signal(emitted.layers.size(), 0.0), noise(emitted.layers.size(), 0.0);
   int64_t done = 0;
-  for (const auto& batch : options.calibration) {
+  size_t batches = 0;
+  samples = 0;
+  while (batches < options.calibration.size() && (options.validation_samples <= 0 || samples < options.validation_samples)) {
+    const Tensor& first = options.calibration[batches++].begin()->second;
+    samples += first.rank() ? first.dim(0) : 1;
+  }
+  for (size_t b = 0; b < batches; ++b) {
+    const auto& batch = options.calibration[b];
     std::map<std::string, Tensor> reference;
     float_exec.run(batch, [&](const std::string& name, const Tensor& v) {
       if (layer_of.count(name)) reference[name] = v;
@@ -56,12 +64,24 @@ std::vector<double> measure_sqnr(const Model& prepared, const IntegerEmitResult&
         noise[layer] += (x - x_hat) * (x - x_hat);
       }
     });
-    if (options.progress) options.progress("validate", ++done, static_cast<int64_t>(options.calibration.size()));
+    if (options.progress) options.progress("validate", ++done, static_cast<int64_t>(batches));
   }
   std::vector<double> sqnr;
   for (size_t i = 0; i < signal.size(); ++i)
     sqnr.push_back(noise[i] > 0 ? 10.0 * std::log10(signal[i] / noise[i]) : std::numeric_limits<double>::infinity());
   return sqnr;
+}
+
+// The inputs of layers with constant weights, with their channel axis: bias correction needs
+// their per-channel means.
+std::map<std::string, int> layer_inputs(const Graph& g) {
+  std::map<std::string, int> inputs;
+  for (const Node& n : g.nodes) {
+    if (!n.domain.empty() || n.inputs.size() < 2 || !g.initializers.count(n.inputs[1])) continue;
+    if (n.op_type == "Conv") inputs[n.inputs[0]] = 1;
+    else if (n.op_type == "MatMul" || (n.op_type == "Gemm" && n.get_int("transA", 0) == 0)) inputs[n.inputs[0]] = -1;
+  }
+  return inputs;
 }
 
 }  // namespace
@@ -76,6 +96,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
   CalibrationOptions calib_options;
   calib_options.threads = options.threads;
+  if (options.bias_correction) calib_options.channel_means = layer_inputs(prepared.graph);
   if (options.progress)
     calib_options.progress = [&](int64_t done, int64_t total) { options.progress("calibrate", done, total); };
   const CalibrationStats stats = calibrate(prepared, options.calibration, calib_options);
@@ -83,8 +104,11 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   emit_options.method = options.method;
   emit_options.percentile = options.percentile;
   emit_options.format = options.format;
+  emit_options.keep_float = options.keep_float;
+  emit_options.bias_correction = options.bias_correction;
   IntegerEmitResult emitted = emit_integer_onnx(prepared, stats, emit_options);
-  const std::vector<double> sqnr = measure_sqnr(prepared, emitted, options);
+  int64_t validation_samples = 0;
+  const std::vector<double> sqnr = measure_sqnr(prepared, emitted, options, validation_samples);
 
   CompressReport& report = result.report;
   report.budget = options.budget.text;
@@ -92,7 +116,11 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   report.method = options.method;
   report.percentile = options.percentile;
   report.calibration_samples = stats.samples;
-  report.float_weight_bytes = weight_bytes(float_model.graph);
+  report.validation_samples = validation_samples;
+  report.tables = emitted.tables;
+  report.activation_matmuls = emitted.activation_matmuls;
+  report.bias_corrected = emitted.bias_corrected;
+  report.float_weight_bytes = weight_bytes(prepared.graph);  // Constant nodes are initializers by now
   report.compressed_weight_bytes = weight_bytes(emitted.model.graph);
   report.float_islands = emitted.float_islands;
   for (size_t i = 0; i < emitted.layers.size(); ++i) report.layers.push_back({emitted.layers[i], sqnr[i]});

@@ -29,14 +29,20 @@ struct CompressOptions {
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
   QuantFormat format = QuantFormat::IntegerOnly;
+  std::set<std::string> keep_float;  // node names or op types left in float (IntegerEmitOptions)
+  bool bias_correction = true;       // IntegerEmitOptions::bias_correction
   int threads = 0;
+  // Per-layer SQNR is measured on the first calibration batches holding at least this many
+  // samples (0: all): running the integer graph costs more than calibrating, and 64 samples
+  // estimate an SQNR to a fraction of a dB.
+  int64_t validation_samples = 64;
   // (stage, done, total) as work proceeds: "calibrate" and "validate" per batch.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
 };
 
 struct LayerReport {
   QuantizedLayer layer;
-  double sqnr_db = 0;  // output signal-to-quantization-noise ratio on the calibration set
+  double sqnr_db = 0;  // output signal-to-quantization-noise ratio against float (validation samples)
 };
 
 struct CompressReport {
@@ -44,7 +50,8 @@ struct CompressReport {
   QuantFormat format = QuantFormat::IntegerOnly;
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
-  int64_t calibration_samples = 0;
+  int64_t calibration_samples = 0, validation_samples = 0;
+  int tables = 0, activation_matmuls = 0, bias_corrected = 0;  // elementwise tables, attention products
   int64_t float_weight_bytes = 0, compressed_weight_bytes = 0;
   std::vector<LayerReport> layers;
   std::vector<std::string> float_islands;

@@ -78,6 +78,12 @@ class IntegerGraphBuilder {
                        const Shape& shape);
   void finish_layer(const Node& n, const std::string& output, const std::string& acc, const QValue& input,
                     const WeightQuant& wq, const Shape& shape);
+  // The float bias a layer should add: its own (or zeros), minus the weight-rounding shift when
+  // bias correction applies. Empty if the layer has no bias and needs none.
+  std::vector<double> corrected_bias(const Node& n, const Tensor& w, const Tensor* bias, const WeightQuant& wq, bool conv,
+                                     bool trans_b);
+  std::string add_bias(const Node& n, const std::string& acc, const std::vector<double>& bias, const QValue& input,
+                       const WeightQuant& wq, const Shape& shape);
   bool emit_conv(const Node& n);
   bool emit_matmul(const Node& n);
   // A following Add of a constant bias vector (how exporters write Linear on 3-D inputs).

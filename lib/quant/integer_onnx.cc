@@ -195,13 +195,55 @@ void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result,
   ++result_.quantized_layers;
 }
 
-std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc, const Tensor& bias, const QValue& input,
+std::vector<double> IntegerGraphBuilder::corrected_bias(const Node& n, const Tensor& w, const Tensor* bias, const WeightQuant& wq,
+                                                        bool conv, bool trans_b) {
+  const int64_t channels = static_cast<int64_t>(wq.scales.size());
+  std::vector<double> b;
+  if (bias)
+    for (int64_t c = 0; c < channels; ++c) b.push_back(bias->get_as_double(bias->numel() == 1 ? 0 : c));
+  auto means_it = stats_.channel_means.find(n.inputs[0]);
+  if (!options_.bias_correction || means_it == stats_.channel_means.end()) return b;
+  const std::vector<double> mean = means_it->second.means();
+  if (b.empty()) b.assign(static_cast<size_t>(channels), 0.0);
+  const int8_t* q = wq.values.data<int8_t>();
+  const float* wf = w.data<float>();
+  if (conv) {  // w [M, C/g, taps...]; output m reads input channels of its group
+    const int64_t per_out = w.numel() / channels, in_per_group = w.dim(1);
+    const int64_t groups = static_cast<int64_t>(mean.size()) / in_per_group;
+    if (groups <= 0 || channels % groups) return b;
+    const int64_t taps = per_out / in_per_group;
+    for (int64_t m = 0; m < channels; ++m) {
+      const int64_t first_in = (m / (channels / groups)) * in_per_group;
+      double shift = 0;
+      for (int64_t ci = 0; ci < in_per_group; ++ci)
+        for (int64_t t = 0; t < taps; ++t) {
+          const int64_t i = m * per_out + ci * taps + t;
+          shift += (q[i] * static_cast<double>(wq.scales[static_cast<size_t>(m)]) - wf[i]) * mean[static_cast<size_t>(first_in + ci)];
+        }
+      b[static_cast<size_t>(m)] -= shift;
+    }
+  } else {  // w [K, N], or [N, K] with transB; column j is output channel j
+    const int64_t k = trans_b ? w.dim(1) : w.dim(0);
+    if (static_cast<int64_t>(mean.size()) != k) return b;
+    for (int64_t j = 0; j < channels; ++j) {
+      double shift = 0;
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const int64_t i = trans_b ? j * k + kk : kk * channels + j;
+        shift += (q[i] * static_cast<double>(wq.scales[static_cast<size_t>(j)]) - wf[i]) * mean[static_cast<size_t>(kk)];
+      }
+      b[static_cast<size_t>(j)] -= shift;
+    }
+  }
+  ++result_.bias_corrected;
+  return b;
+}
+
+std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc, const std::vector<double>& bias, const QValue& input,
                                           const WeightQuant& wq, const Shape& shape) {
   const int64_t channels = static_cast<int64_t>(wq.scales.size());
   std::vector<int32_t> q(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) {
-    const double v = std::nearbyint(bias.get_as_double(bias.numel() == 1 ? 0 : c) /
-                                    (static_cast<double>(input.q.scale) * wq.scales[static_cast<size_t>(c)]));
+    const double v = std::nearbyint(bias[static_cast<size_t>(c)] / (static_cast<double>(input.q.scale) * wq.scales[static_cast<size_t>(c)]));
     q[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
   }
   const std::string with_bias = fresh(n.outputs[0] + "_acc_bias");
@@ -236,7 +278,7 @@ bool IntegerGraphBuilder::emit_conv(const Node& n) {
   emit(std::move(conv));
   Shape per_channel(static_cast<size_t>(w->rank() - 1), 1);
   per_channel[0] = channels;
-  if (b) acc = add_bias(n, acc, *b, x, wq, per_channel);
+  if (const auto bias = corrected_bias(n, *w, b, wq, true, false); !bias.empty()) acc = add_bias(n, acc, bias, x, wq, per_channel);
   finish_layer(n, n.outputs[0], acc, x, wq, per_channel);
   return true;
 }
@@ -280,7 +322,7 @@ bool IntegerGraphBuilder::emit_matmul(const Node& n) {
   std::string acc = fresh(n.outputs[0] + "_acc");
   emit(make_node("MatMulInteger", {a.name, add_const(n.inputs[1] + "_quantized", b_q), u8(n.inputs[0] + "_matmul_zero_point", a.q.zero_point)},
                  {acc}));
-  if (c) acc = add_bias(n, acc, *c, a, wq, {cols});
+  if (const auto bias = corrected_bias(n, *w, c, wq, false, trans_b); !bias.empty()) acc = add_bias(n, acc, bias, a, wq, {cols});
   finish_layer(n, output, acc, a, wq, {cols});
   return true;
 }
@@ -310,11 +352,14 @@ IntegerEmitResult IntegerGraphBuilder::build() {
     used_.insert(in.name);
     available_.insert(in.name);
   }
+  for (const auto& keep : options_.keep_float)
+    if (std::none_of(g_.nodes.begin(), g_.nodes.end(), [&](const Node& n) { return n.op_type == keep || n.name == keep; }))
+      fail("--keep-float {}: no node or op type of that name in the model (see compress inspect --nodes)", keep);
   const std::vector<size_t> order = g_.topological_order();
   for (size_t i : order) {
     const Node& n = g_.nodes[i];
     if (folded_.count(&n)) continue;
-    if (!n.domain.empty()) {
+    if (!n.domain.empty() || options_.keep_float.count(n.op_type) || (!n.name.empty() && options_.keep_float.count(n.name))) {
       emit_float_island(n);
       continue;
     }

@@ -24,6 +24,7 @@
 //     directly on uint8; shape arithmetic copied as is.
 // The opset-17 graph the emitter expects comes from lib/compress/opset_upgrade.h.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,14 @@ struct IntegerEmitOptions {
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
   QuantFormat format = QuantFormat::IntegerOnly;
+  // Nodes to leave in float (declared islands), by node name or op type: what ONNX Runtime's
+  // nodes_to_exclude and NNCF's ignored_scope do, for layers too sensitive to quantize.
+  std::set<std::string> keep_float;
+  // Bias correction (Nagel et al. 2019, "Data-free quantization", §4.2 with empirical input
+  // means): subtract the mean output shift the weight rounding causes, (W_q - W) E[x], from each
+  // layer's bias. Needs CalibrationStats::channel_means of the layer inputs; layers without
+  // them are left as they are.
+  bool bias_correction = true;
 };
 
 // One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point).
@@ -66,6 +75,7 @@ struct IntegerEmitResult {
   int quantized_layers = 0;                // Conv, Gemm and MatMul turned integer
   int tables = 0;                          // elementwise chains written as 256-entry tables
   int activation_matmuls = 0;              // MatMul of two activations (attention)
+  int bias_corrected = 0;                  // layers whose bias absorbed the rounding shift
   std::vector<QuantizedLayer> layers;
   std::vector<QuantizedTensor> tensors;    // every uint8 value, by its float original
 };

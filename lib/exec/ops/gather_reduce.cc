@@ -10,6 +10,40 @@ namespace dyad::ops {
 
 namespace {
 
+// A 1-D table indexed elementwise (the integer emitter's lookup tables): typed loads, no
+// per-element memcpy.
+template <typename T, typename I>
+void gather_table_typed(const KernelContext& c, const T* table, int64_t size, const I* idx, int64_t n, T* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t k = static_cast<int64_t>(idx[j]);
+    if (k < 0) k += size;
+    if (k < 0 || k >= size) c.fail("index {} is out of range for dimension {}", static_cast<int64_t>(idx[j]), size);
+    out[j] = table[k];
+  }
+}
+
+template <typename T>
+bool gather_table_values(const KernelContext& c, const Tensor& x, const Tensor& indices, Tensor& y) {
+  if (indices.dtype() == DType::Int32)
+    gather_table_typed(c, x.data<T>(), x.numel(), indices.data<int32_t>(), indices.numel(), y.data<T>());
+  else if (indices.dtype() == DType::Int64)
+    gather_table_typed(c, x.data<T>(), x.numel(), indices.data<int64_t>(), indices.numel(), y.data<T>());
+  else
+    return false;
+  return true;
+}
+
+bool gather_table(const KernelContext& c, const Tensor& x, const Tensor& indices, Tensor& y) {
+  switch (x.dtype()) {
+    case DType::UInt8: return gather_table_values<uint8_t>(c, x, indices, y);
+    case DType::Int8: return gather_table_values<int8_t>(c, x, indices, y);
+    case DType::Int32: return gather_table_values<int32_t>(c, x, indices, y);
+    case DType::Int64: return gather_table_values<int64_t>(c, x, indices, y);
+    case DType::Float32: return gather_table_values<float>(c, x, indices, y);
+    default: return false;
+  }
+}
+
 void op_gather(KernelContext& c) {
   const Tensor &x = c.in(0), &indices = c.in(1);
   const int axis = normalize_axis(c, c.node.get_int("axis", 0), x.rank());
@@ -22,6 +56,10 @@ void op_gather(KernelContext& c) {
   for (int d = 0; d < axis; ++d) outer *= x.dim(d);
   for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
   const int64_t dim = x.dim(axis), n_idx = indices.numel();
+  if (outer == 1 && inner == 1 && gather_table(c, x, indices, y)) {
+    c.outputs[0] = std::move(y);
+    return;
+  }
   const std::vector<int64_t> idx = indices.to_int64_vector();
   const size_t block = static_cast<size_t>(inner) * es;
   for (int64_t o = 0; o < outer; ++o)

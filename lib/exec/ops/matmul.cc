@@ -119,6 +119,30 @@ void op_matmul(KernelContext& c) {
 }
 
 // Integer product with zero points: acc[m][n] = sum_k (a - za[m]) * (b - zb[n]).
+// acc[i][j] = sum_k (A[i][k] - za[i]) * (B[k][j] - zb[j]) with typed loads: the inner loop over
+// j widens, subtracts and multiplies whole vectors (the compiler vectorizes it).
+template <typename TA, typename TB>
+void integer_matmul_typed(const TA* a, const TB* b, const std::vector<int32_t>& za, const std::vector<int32_t>& zb,
+                          const MatMulPlan& p, int32_t* out) {
+  for (int64_t bi = 0; bi < p.batch; ++bi) {
+    const TA* ab = a + p.a_offset[static_cast<size_t>(bi)];
+    const TB* bb = b + p.b_offset[static_cast<size_t>(bi)];
+    int32_t* o = out + bi * p.m * p.n;
+    parallel_for(p.m, p.n * p.k, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) {
+        int32_t* row = o + i * p.n;
+        std::fill(row, row + p.n, 0);
+        for (int64_t kk = 0; kk < p.k; ++kk) {
+          const int32_t av = static_cast<int32_t>(ab[i * p.k + kk]) - za[static_cast<size_t>(i)];
+          if (av == 0) continue;
+          const TB* brow = bb + kk * p.n;
+          for (int64_t j = 0; j < p.n; ++j) row[j] += av * (static_cast<int32_t>(brow[j]) - zb[static_cast<size_t>(j)]);
+        }
+      }
+    });
+  }
+}
+
 void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, const Tensor* a_zp, const Tensor* b_zp,
                     const MatMulPlan& p, int32_t* out) {
   auto zp_at = [&](const Tensor* zp, int64_t i) -> int32_t {
@@ -130,23 +154,11 @@ void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, co
   std::vector<int32_t> za(static_cast<size_t>(p.m)), zb(static_cast<size_t>(p.n));
   for (int64_t i = 0; i < p.m; ++i) za[static_cast<size_t>(i)] = zp_at(a_zp, i);
   for (int64_t j = 0; j < p.n; ++j) zb[static_cast<size_t>(j)] = zp_at(b_zp, j);
-  for (int64_t bi = 0; bi < p.batch; ++bi) {
-    const int64_t ao = p.a_offset[static_cast<size_t>(bi)], bo = p.b_offset[static_cast<size_t>(bi)];
-    int32_t* o = out + bi * p.m * p.n;
-    parallel_for(p.m, p.n * p.k, [&](int64_t s, int64_t e) {
-      std::vector<int32_t> row(static_cast<size_t>(p.n));
-      for (int64_t i = s; i < e; ++i) {
-        std::fill(row.begin(), row.end(), 0);
-        for (int64_t kk = 0; kk < p.k; ++kk) {
-          const int32_t av = static_cast<int32_t>(a.get_as_int64(ao + i * p.k + kk)) - za[static_cast<size_t>(i)];
-          if (av == 0) continue;
-          for (int64_t j = 0; j < p.n; ++j)
-            row[static_cast<size_t>(j)] += av * (static_cast<int32_t>(b.get_as_int64(bo + kk * p.n + j)) - zb[static_cast<size_t>(j)]);
-        }
-        std::copy(row.begin(), row.end(), o + i * p.n);
-      }
-    });
-  }
+  const bool a_u8 = a.dtype() == DType::UInt8, b_u8 = b.dtype() == DType::UInt8;
+  if (a_u8 && b_u8) integer_matmul_typed(a.data<uint8_t>(), b.data<uint8_t>(), za, zb, p, out);
+  else if (a_u8) integer_matmul_typed(a.data<uint8_t>(), b.data<int8_t>(), za, zb, p, out);
+  else if (b_u8) integer_matmul_typed(a.data<int8_t>(), b.data<uint8_t>(), za, zb, p, out);
+  else integer_matmul_typed(a.data<int8_t>(), b.data<int8_t>(), za, zb, p, out);
 }
 
 void op_matmul_integer(KernelContext& c) {

@@ -443,9 +443,39 @@ To float_to_int(double v) {
   return static_cast<To>(v);
 }
 
+// Integer to integer between the types integer-only graphs use, with typed loads (the generic
+// path below reads each element through a type switch).
+template <typename From>
+bool cast_integer_typed(const Tensor& x, Tensor& y) {
+  const From* src = x.data<From>();
+  const int64_t n = x.numel();
+  auto run = [&](auto* dst) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<std::remove_pointer_t<decltype(dst)>>(src[i]);
+    return true;
+  };
+  switch (y.dtype()) {
+    case DType::UInt8: return run(y.data<uint8_t>());
+    case DType::Int8: return run(y.data<int8_t>());
+    case DType::Int32: return run(y.data<int32_t>());
+    case DType::Int64: return run(y.data<int64_t>());
+    default: return false;
+  }
+}
+
+bool cast_integer_fast(const Tensor& x, Tensor& y) {
+  switch (x.dtype()) {
+    case DType::UInt8: return cast_integer_typed<uint8_t>(x, y);
+    case DType::Int8: return cast_integer_typed<int8_t>(x, y);
+    case DType::Int32: return cast_integer_typed<int32_t>(x, y);
+    case DType::Int64: return cast_integer_typed<int64_t>(x, y);
+    default: return false;
+  }
+}
+
 Tensor cast(const KernelContext& c, const Tensor& x, DType to) {
   if (x.dtype() == to) return x;
   Tensor y(to, x.shape());
+  if (cast_integer_fast(x, y)) return y;
   const int64_t n = x.numel();
   const bool from_float = dtype_is_float(x.dtype());
   auto write = [&](auto tag) {
