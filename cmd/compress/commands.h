@@ -22,9 +22,9 @@ struct RunOptions {
 void run_run(const RunOptions& options);
 
 struct CompressCommandOptions {
-  std::string model, output, budget, calib, preprocess, calib_method = "percentile", report, format = "integer";
+  std::string model, output, budget, calib, preprocess, calib_method = "auto", report, format = "integer";
   std::vector<std::string> keep_float;
-  bool no_bias_correction = false;
+  std::string bias_correction = "auto";
   double percentile = 99.99;
   int64_t batch_size = 32, max_samples = 0;
   int threads = 0;

@@ -20,11 +20,11 @@ void run_compress(const CompressCommandOptions& o) {
   if (!o.report.empty()) refuse_overwrite(o.report, o.model);
   CompressOptions options;
   options.budget = parse_budget(o.budget);
-  options.method = parse_calib_method(o.calib_method);
+  if (o.calib_method != "auto") options.method = parse_calib_method(o.calib_method);
   options.percentile = o.percentile;
   options.format = o.format == "qdq" ? QuantFormat::Qdq : QuantFormat::IntegerOnly;
   options.keep_float = {o.keep_float.begin(), o.keep_float.end()};
-  options.bias_correction = !o.no_bias_correction;
+  options.bias_correction = o.bias_correction == "on" ? BiasCorrection::On : (o.bias_correction == "off" ? BiasCorrection::Off : BiasCorrection::Auto);
   options.threads = o.threads;
   if (!(o.percentile > 0 && o.percentile <= 100))
     throw Error(fmt::format("--percentile {} is outside (0, 100]", o.percentile), Error::Kind::Usage);
@@ -60,9 +60,10 @@ void run_compress(const CompressCommandOptions& o) {
   for (const auto& l : r.layers)
     if (l.sqnr_db < worst) worst = l.sqnr_db, worst_layer = l.layer.node;
   const char* form = o.format == "qdq" ? "in QDQ form" : "integer-only";
-  std::printf("%s: %zu layers W8A8 %s, %zu float islands; weights %.1f KiB -> %.1f KiB; lowest layer SQNR %.1f dB (%s)\n",
+  std::printf("%s: %zu layers W8A8 %s, %zu float islands; weights %.1f KiB -> %.1f KiB; output SQNR %.1f dB, lowest layer "
+              "%.1f dB (%s); bias correction %s\n",
               o.output.c_str(), r.layers.size(), form, r.float_islands.size(), static_cast<double>(r.float_weight_bytes) / 1024,
-              static_cast<double>(r.compressed_weight_bytes) / 1024, worst, worst_layer.c_str());
+              static_cast<double>(r.compressed_weight_bytes) / 1024, r.output_sqnr_db, worst, worst_layer.c_str(), r.bias_correction.c_str());
 }
 
 }  // namespace dyad::cli

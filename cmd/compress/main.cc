@@ -40,13 +40,16 @@ int main(int argc, char** argv) {
   app.add_option("--preprocess", compress.preprocess,
                  "for image folders, comma-separated: size=HxW | resize=S,crop=HxW | fit=HxW (keep aspect, pad right), "
                  "mean=a:b:c, std=a:b:c (pixels in [0,1]), pad=v, layout=nchw|nhwc, order=rgb|bgr");
-  app.add_option("--calib-method", compress.calib_method, "minmax, percentile (default), mse or entropy")
-      ->check(CLI::IsMember({"minmax", "percentile", "mse", "entropy"}));
+  app.add_option("--calib-method", compress.calib_method,
+                 "auto (default: tries percentile, mse and minmax, keeps the closest to float), minmax, percentile, mse or entropy")
+      ->check(CLI::IsMember({"auto", "minmax", "percentile", "mse", "entropy"}));
   app.add_option("--percentile", compress.percentile, "for --calib-method percentile (default 99.99)");
   app.add_option("--batch-size", compress.batch_size, "calibration samples per batch (default 32)")->check(CLI::PositiveNumber);
   app.add_option("--max-samples", compress.max_samples, "use at most this many calibration samples")->check(CLI::NonNegativeNumber);
-  app.add_flag("--no-bias-correction", compress.no_bias_correction,
-               "do not correct biases for the mean shift weight rounding causes (on by default)");
+  app.add_option("--bias-correction", compress.bias_correction,
+                 "auto (default: keep it if the outputs come closer to float), on or off: correct biases for the mean "
+                 "shift weight rounding causes")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--keep-float", compress.keep_float,
                  "leave these nodes in float (node names or op types, repeatable); they become declared float islands");
   app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);

@@ -38,12 +38,12 @@ void ActivationObserver::observe(const float* values, int64_t count) {
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   int64_t finite = 0;
 #pragma omp parallel for if (parallel) reduction(min : lo) reduction(max : hi) reduction(+ : finite)
-  for (int64_t i = 0; i < count; ++i) {
+  for (int64_t i = 0; i < count; ++i) {  // branch-free so that it vectorizes
     const float v = values[i];
-    if (!std::isfinite(v)) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    ++finite;
+    const bool ok = std::fabs(v) <= std::numeric_limits<float>::max();  // false for NaN and infinities
+    lo = ok ? std::min(lo, v) : lo;
+    hi = ok ? std::max(hi, v) : hi;
+    finite += ok;
   }
   non_finite_ += count - finite;
   if (finite == 0) return;

@@ -1,10 +1,14 @@
 #include "lib/compress/compress.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
+#include <optional>
 #include <limits>
 
 #include "lib/calib/calibrate.h"
 #include "lib/compress/opset_upgrade.h"
+#include "lib/compress/validate.h"
 #include "lib/exec/executor.h"
 #include "lib/passes/passes.h"
 
@@ -24,52 +28,6 @@ int64_t weight_bytes(const Graph& g) {
   int64_t bytes = 0;
   for (const auto& [name, t] : g.initializers) bytes += static_cast<int64_t>(t.nbytes());
   return bytes;
-}
-
-// Runs both models on every calibration batch and returns, per layer output, the SQNR of the
-// integer model's (dequantized) value against the float model's.
-std::vector<double> measure_sqnr(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options,
-                                 int64_t& samples) {
-  ExecOptions exec_options;
-  exec_options.threads = options.threads;
-  exec_options.fuse_activations = false;
-  const Executor float_exec(prepared, exec_options), int_exec(emitted.model, exec_options);
-  std::map<std::string, const QuantizedTensor*> by_integer_name;
-  for (const auto& t : emitted.tensors) by_integer_name[t.integer_name] = &t;
-  std::map<std::string, size_t> layer_of;  // float output name -> layer index
-  for (size_t i = 0; i < emitted.layers.size(); ++i) layer_of[emitted.layers[i].output] = i;
-  std::vector<double> signal(emitted.layers.size(), 0.0), noise(emitted.layers.size(), 0.0);
-  int64_t done = 0;
-  size_t batches = 0;
-  samples = 0;
-  while (batches < options.calibration.size() && (options.validation_samples <= 0 || samples < options.validation_samples)) {
-    const Tensor& first = options.calibration[batches++].begin()->second;
-    samples += first.rank() ? first.dim(0) : 1;
-  }
-  for (size_t b = 0; b < batches; ++b) {
-    const auto& batch = options.calibration[b];
-    std::map<std::string, Tensor> reference;
-    float_exec.run(batch, [&](const std::string& name, const Tensor& v) {
-      if (layer_of.count(name)) reference[name] = v;
-    });
-    int_exec.run(batch, [&](const std::string& name, const Tensor& v) {
-      auto t = by_integer_name.find(name);
-      if (t == by_integer_name.end() || !layer_of.count(t->second->float_name)) return;
-      const Tensor& ref = reference.at(t->second->float_name);
-      const size_t layer = layer_of.at(t->second->float_name);
-      for (int64_t i = 0; i < ref.numel() && i < v.numel(); ++i) {
-        const double x = ref.data<float>()[i];
-        const double x_hat = t->second->scale * (static_cast<double>(v.data<uint8_t>()[i]) - t->second->zero_point);
-        signal[layer] += x * x;
-        noise[layer] += (x - x_hat) * (x - x_hat);
-      }
-    });
-    if (options.progress) options.progress("validate", ++done, static_cast<int64_t>(batches));
-  }
-  std::vector<double> sqnr;
-  for (size_t i = 0; i < signal.size(); ++i)
-    sqnr.push_back(noise[i] > 0 ? 10.0 * std::log10(signal[i] / noise[i]) : std::numeric_limits<double>::infinity());
-  return sqnr;
 }
 
 // The inputs of layers with constant weights, with their channel axis: bias correction needs
@@ -96,34 +54,73 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
   CalibrationOptions calib_options;
   calib_options.threads = options.threads;
-  if (options.bias_correction) calib_options.channel_means = layer_inputs(prepared.graph);
+  if (options.bias_correction != BiasCorrection::Off) calib_options.channel_means = layer_inputs(prepared.graph);
   if (options.progress)
     calib_options.progress = [&](int64_t done, int64_t total) { options.progress("calibrate", done, total); };
   const CalibrationStats stats = calibrate(prepared, options.calibration, calib_options);
-  IntegerEmitOptions emit_options;
-  emit_options.method = options.method;
-  emit_options.percentile = options.percentile;
-  emit_options.format = options.format;
-  emit_options.keep_float = options.keep_float;
-  emit_options.bias_correction = options.bias_correction;
-  IntegerEmitResult emitted = emit_integer_onnx(prepared, stats, emit_options);
-  int64_t validation_samples = 0;
-  const std::vector<double> sqnr = measure_sqnr(prepared, emitted, options, validation_samples);
-
+  // Candidates: the calibration method (given, or each of percentile, MSE and min/max) with bias
+  // correction, and the best of those without it when bias correction is auto. Each is emitted
+  // and measured on the validation samples; the one whose outputs come closest to float wins
+  // (ties keep the earlier). Which clipping is best depends on the network more than on any one
+  // tensor (README: calibration), so Dyad measures rather than guesses.
+  struct Candidate {
+    CalibMethod method;
+    bool bias_correction;
+    IntegerEmitResult emitted;
+    Validation validation;
+  };
+  auto try_candidate = [&](CalibMethod method, bool bias_correction) {
+    IntegerEmitOptions emit_options;
+    emit_options.method = method;
+    emit_options.percentile = options.percentile;
+    emit_options.format = options.format;
+    emit_options.keep_float = options.keep_float;
+    emit_options.bias_correction = bias_correction;
+    Candidate c{method, bias_correction, emit_integer_onnx(prepared, stats, emit_options), {}};
+    c.validation = validate(prepared, c.emitted, options);
+    return c;
+  };
+  const std::vector<CalibMethod> methods =
+      options.method ? std::vector<CalibMethod>{*options.method}
+                     : std::vector<CalibMethod>{CalibMethod::Percentile, CalibMethod::Mse, CalibMethod::MinMax};
+  std::vector<std::string> tried;
+  auto describe = [&](const Candidate& c) {
+    tried.push_back(fmt::format("{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
+                                c.validation.output_sqnr_db));
+  };
+  std::optional<Candidate> best;
+  for (CalibMethod m : methods) {
+    Candidate c = try_candidate(m, options.bias_correction != BiasCorrection::Off);
+    describe(c);
+    if (!best || c.validation.output_sqnr_db > best->validation.output_sqnr_db) best = std::move(c);
+  }
+  if (options.bias_correction == BiasCorrection::Auto && best->emitted.bias_corrected > 0) {
+    // Bias correction removes the mean shift of weight rounding, which helps small fan-in layers
+    // (depthwise) most and can cost a little elsewhere.
+    Candidate c = try_candidate(best->method, false);
+    describe(c);
+    if (c.validation.output_sqnr_db > best->validation.output_sqnr_db) best = std::move(c);
+  }
+  IntegerEmitResult& emitted = best->emitted;
+  const Validation& validation = best->validation;
   CompressReport& report = result.report;
+  report.bias_correction = best->bias_correction ? "on" : "off";
+  report.candidates = tried;
+
   report.budget = options.budget.text;
   report.format = options.format;
-  report.method = options.method;
+  report.method = best->method;
   report.percentile = options.percentile;
   report.calibration_samples = stats.samples;
-  report.validation_samples = validation_samples;
+  report.validation_samples = validation.samples;
+  report.output_sqnr_db = validation.output_sqnr_db;
   report.tables = emitted.tables;
   report.activation_matmuls = emitted.activation_matmuls;
   report.bias_corrected = emitted.bias_corrected;
   report.float_weight_bytes = weight_bytes(prepared.graph);  // Constant nodes are initializers by now
   report.compressed_weight_bytes = weight_bytes(emitted.model.graph);
   report.float_islands = emitted.float_islands;
-  for (size_t i = 0; i < emitted.layers.size(); ++i) report.layers.push_back({emitted.layers[i], sqnr[i]});
+  for (size_t i = 0; i < emitted.layers.size(); ++i) report.layers.push_back({emitted.layers[i], validation.layer_sqnr_db[i]});
   result.model = std::move(emitted.model);
   return result;
 }

@@ -13,6 +13,7 @@
 // with a later issue, and any other budget is refused with an Error saying so.
 #pragma once
 #include <functional>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -23,19 +24,25 @@
 
 namespace dyad {
 
+// Bias correction (IntegerEmitOptions::bias_correction): Auto keeps it where the model's outputs
+// on the validation samples come out closer to float with it than without.
+enum class BiasCorrection { Auto, On, Off };
+
 struct CompressOptions {
   Budget budget;
   std::vector<std::map<std::string, Tensor>> calibration;  // batches of named inputs
-  CalibMethod method = CalibMethod::Percentile;
+  // Activation clipping; empty (auto) tries percentile, MSE and min/max and keeps the one whose
+  // outputs are closest to float on the validation samples.
+  std::optional<CalibMethod> method;
   double percentile = 99.99;
   QuantFormat format = QuantFormat::IntegerOnly;
   std::set<std::string> keep_float;  // node names or op types left in float (IntegerEmitOptions)
-  bool bias_correction = true;       // IntegerEmitOptions::bias_correction
+  BiasCorrection bias_correction = BiasCorrection::Auto;
   int threads = 0;
   // Per-layer SQNR is measured on the first calibration batches holding at least this many
-  // samples (0: all): running the integer graph costs more than calibrating, and 64 samples
-  // estimate an SQNR to a fraction of a dB.
-  int64_t validation_samples = 64;
+  // samples (0: all): running the integer graph costs more than calibrating, and 16 samples
+  // (of a batch of images, each a whole output map) estimate an SQNR to a fraction of a dB.
+  int64_t validation_samples = 16;
   // (stage, done, total) as work proceeds: "calibrate" and "validate" per batch.
   std::function<void(const std::string&, int64_t, int64_t)> progress;
 };
@@ -51,6 +58,9 @@ struct CompressReport {
   CalibMethod method = CalibMethod::Percentile;
   double percentile = 99.99;
   int64_t calibration_samples = 0, validation_samples = 0;
+  double output_sqnr_db = 0;    // graph outputs against float on the validation samples
+  std::string bias_correction;          // "on" or "off"
+  std::vector<std::string> candidates;  // every configuration tried, with its output SQNR
   int tables = 0, activation_matmuls = 0, bias_corrected = 0;  // elementwise tables, attention products
   int64_t float_weight_bytes = 0, compressed_weight_bytes = 0;
   std::vector<LayerReport> layers;

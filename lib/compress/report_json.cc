@@ -36,10 +36,13 @@ std::string report_to_json(const CompressReport& r) {
                      quoted(calib_method_name(r.method)), number(r.percentile), r.calibration_samples);
   out += fmt::format("  \"summary\": {{\"float_weight_bytes\": {}, \"compressed_weight_bytes\": {}, \"ratio\": {}, "
                      "\"quantized_layers\": {}, \"bias_corrected_layers\": {}, \"attention_matmuls\": {}, \"elementwise_tables\": {}, \"float_islands\": {}, "
-                     "\"sqnr_samples\": {}}},\n",
+                     "\"sqnr_samples\": {}, \"output_sqnr_db\": {}, \"bias_correction\": {}}},\n",
                      r.float_weight_bytes, r.compressed_weight_bytes,
                      number(r.float_weight_bytes ? static_cast<double>(r.compressed_weight_bytes) / static_cast<double>(r.float_weight_bytes) : 0.0),
-                     r.layers.size(), r.bias_corrected, r.activation_matmuls, r.tables, r.float_islands.size(), r.validation_samples);
+                     r.layers.size(), r.bias_corrected, r.activation_matmuls, r.tables, r.float_islands.size(), r.validation_samples, number(r.output_sqnr_db), quoted(r.bias_correction));
+  out += "  \"candidates\": [";
+  for (size_t i = 0; i < r.candidates.size(); ++i) out += (i ? ", " : "") + quoted(r.candidates[i]);
+  out += "],\n";
   out += "  \"float_islands\": [";
   for (size_t i = 0; i < r.float_islands.size(); ++i) out += (i ? ", " : "") + quoted(r.float_islands[i]);
   out += "],\n  \"passes\": [";

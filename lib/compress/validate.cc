@@ -1,0 +1,92 @@
+#include "lib/compress/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "lib/exec/executor.h"
+
+namespace dyad {
+
+namespace {
+
+// The first `n` samples of a batch (every input sliced along its first axis).
+std::map<std::string, Tensor> first_samples(const std::map<std::string, Tensor>& batch, int64_t n) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : batch) {
+    if (t.rank() == 0 || t.dim(0) <= n) {
+      out[name] = t;
+      continue;
+    }
+    Shape s = t.shape();
+    s[0] = n;
+    Tensor part = Tensor::uninitialized(t.dtype(), s);
+    std::memcpy(part.raw(), t.raw(), t.nbytes() / static_cast<size_t>(t.dim(0)) * static_cast<size_t>(n));
+    out[name] = std::move(part);
+  }
+  return out;
+}
+
+double sqnr_db(double signal, double noise) {
+  return noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
+Validation validate(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options) {
+  ExecOptions exec_options;
+  exec_options.threads = options.threads;
+  exec_options.fuse_activations = false;
+  const Executor float_exec(prepared, exec_options), int_exec(emitted.model, exec_options);
+  std::map<std::string, const QuantizedTensor*> by_integer_name;
+  for (const auto& t : emitted.tensors) by_integer_name[t.integer_name] = &t;
+  std::map<std::string, size_t> layer_of;  // float output name -> layer index
+  for (size_t i = 0; i < emitted.layers.size(); ++i) layer_of[emitted.layers[i].output] = i;
+  std::vector<double> signal(emitted.layers.size(), 0.0), noise(emitted.layers.size(), 0.0);
+  double out_signal = 0, out_noise = 0;
+
+  Validation v;
+  std::vector<std::map<std::string, Tensor>> batches;
+  for (const auto& batch : options.calibration) {
+    if (options.validation_samples > 0 && v.samples >= options.validation_samples) break;
+    const Tensor& first = batch.begin()->second;
+    const int64_t n = first.rank() ? first.dim(0) : 1;
+    const int64_t take = options.validation_samples > 0 ? std::min(n, options.validation_samples - v.samples) : n;
+    batches.push_back(take < n ? first_samples(batch, take) : batch);
+    v.samples += take;
+  }
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const auto& batch = batches[b];
+    std::map<std::string, Tensor> reference;
+    const std::vector<Tensor> float_out = float_exec.run(batch, [&](const std::string& name, const Tensor& t) {
+      if (layer_of.count(name)) reference[name] = t;
+    });
+    const std::vector<Tensor> int_out = int_exec.run(batch, [&](const std::string& name, const Tensor& t) {
+      auto q = by_integer_name.find(name);
+      if (q == by_integer_name.end() || !layer_of.count(q->second->float_name)) return;
+      const Tensor& ref = reference.at(q->second->float_name);
+      const size_t layer = layer_of.at(q->second->float_name);
+      for (int64_t i = 0; i < ref.numel() && i < t.numel(); ++i) {
+        const double x = ref.data<float>()[i];
+        const double x_hat = q->second->scale * (static_cast<double>(t.data<uint8_t>()[i]) - q->second->zero_point);
+        signal[layer] += x * x;
+        noise[layer] += (x - x_hat) * (x - x_hat);
+      }
+    });
+    for (size_t o = 0; o < float_out.size() && o < int_out.size(); ++o) {
+      if (float_out[o].dtype() != DType::Float32 || int_out[o].dtype() != DType::Float32) continue;
+      for (int64_t i = 0; i < float_out[o].numel() && i < int_out[o].numel(); ++i) {
+        const double x = float_out[o].data<float>()[i], x_hat = int_out[o].data<float>()[i];
+        out_signal += x * x;
+        out_noise += (x - x_hat) * (x - x_hat);
+      }
+    }
+    if (options.progress) options.progress("validate", static_cast<int64_t>(b + 1), static_cast<int64_t>(batches.size()));
+  }
+  for (size_t i = 0; i < signal.size(); ++i) v.layer_sqnr_db.push_back(sqnr_db(signal[i], noise[i]));
+  v.output_sqnr_db = sqnr_db(out_signal, out_noise);
+  return v;
+}
+
+}  // namespace dyad
