@@ -53,6 +53,18 @@ def load_weights(name, model, folder):
     return model.eval()
 
 
+def fx_traceable_attention(self, x):
+    """make_models.Attention.forward without tuple-unpacking x.shape, which torch.fx cannot trace."""
+    b, n, d = x.size(0), x.size(1), x.size(2)
+    qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    att = torch.softmax((q @ k.transpose(-2, -1)) * self.scale, dim=-1)
+    return self.proj((att @ v).transpose(1, 2).reshape(b, n, d))
+
+
+make_models.Attention.forward = fx_traceable_attention
+
+
 def top1(logits, labels):
     return float((np.asarray(logits).argmax(1) == labels).mean()) * 100.0
 
@@ -79,6 +91,7 @@ def run_dyad(name, calib_file, test_file, folder):
 
 def main():
     names = sys.argv[1:] or list(make_models.MODELS)
+    torch.set_num_threads(2)
     torch.manual_seed(0)
     x_train = make_models.normalise(make_models.read_idx("train-images-idx3-ubyte.gz")[:500])
     x_test = make_models.normalise(make_models.read_idx("t10k-images-idx3-ubyte.gz"))

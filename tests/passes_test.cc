@@ -94,6 +94,43 @@ g (float[1,1,3,3] x) => (float[1,1,3,3] y, float[1,1,3,3] z)
   EXPECT_EQ(count_ops(m.graph, "BatchNormalization"), 1);
 }
 
+// LayerNormalization written out op by op, as paddle2onnx and older exporters emit it.
+constexpr const char* kDecomposedLayerNorm = R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,5,8] x) => (float[2,5,8] y)
+<float[2] two = {2.0, 2.0}, float eps = {1e-5}, float[8] gamma = {1.0, 0.5, 2.0, -1.0, 1.5, 0.25, 1.0, 3.0},
+ float[8] beta = {0.1, -0.2, 0.3, 0.0, 0.5, -0.5, 1.0, 0.0}, float p = {2.0}>
+{ m = ReduceMean<axes = [-1]>(x) d = Sub(x, m) sq = Pow(d, p) v = ReduceMean<axes = [2]>(sq) ve = Add(v, eps)
+  s = Sqrt(ve) n = Div(d, s) g1 = Mul(n, gamma) y = Add(beta, g1) })";
+
+TEST(FuseLayerNorm, DecomposedFormBecomesOneOp) {
+  const Model original = parse_onnx_text(kDecomposedLayerNorm);
+  Model m = original;
+  EXPECT_TRUE(fuse_layer_norm(m));
+  ASSERT_EQ(m.graph.nodes.size(), 1u);
+  EXPECT_EQ(m.graph.nodes[0].op_type, "LayerNormalization");
+  EXPECT_EQ(m.graph.nodes[0].outputs[0], "y");
+  EXPECT_FLOAT_EQ(m.graph.nodes[0].get_float("epsilon", 0), 1e-5f);
+  EXPECT_EQ(m.graph.initializers.count("two"), 0u) << "unused initializers are dropped";
+  expect_same_outputs(original, m, {{"x", random_tensor({2, 5, 8}, 4)}}, 1e-5);
+}
+
+TEST(FuseLayerNorm, LeavesOtherReductionsAlone) {
+  // The centred value is also a graph output, and the reduction is over axis 1: neither is a
+  // LayerNormalization.
+  Model shared = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,5,8] x) => (float[2,5,8] y, float[2,5,8] d)
+<float eps = {1e-5}, float[8] gamma = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0}, float p = {2.0}>
+{ m = ReduceMean<axes = [-1]>(x) d = Sub(x, m) sq = Pow(d, p) v = ReduceMean<axes = [-1]>(sq) ve = Add(v, eps)
+  s = Sqrt(ve) n = Div(d, s) y = Mul(n, gamma) })");
+  EXPECT_FALSE(fuse_layer_norm(shared));
+  Model middle = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,5,8] x) => (float[2,5,8] y)
+<float eps = {1e-5}, float[8] gamma = {1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0}, float p = {2.0}>
+{ m = ReduceMean<axes = [1]>(x) d = Sub(x, m) sq = Pow(d, p) v = ReduceMean<axes = [1]>(sq) ve = Add(v, eps)
+  s = Sqrt(ve) n = Div(d, s) y = Mul(n, gamma) })");
+  EXPECT_FALSE(fuse_layer_norm(middle));
+}
+
 TEST(RemoveIdentity, RewiresReadersAndKeepsGraphOutputNames) {
   const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
 g (float[2,3] x) => (float[2,3] y) { a = Identity(x) b = Relu(a) c = Neg(b) y = Dropout(c) })");

@@ -36,17 +36,24 @@ Image decode_png(const std::string& bytes, const fs::path& path) {
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     fail("{}: not a readable PNG ({})", path.string(), png.message);
   const bool color = (png.format & PNG_FORMAT_FLAG_COLOR) != 0;
-  png.format = color ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-  Image img;
-  img.height = png.height;
-  img.width = png.width;
-  img.channels = color ? 3 : 1;
-  img.pixels.resize(PNG_IMAGE_SIZE(png));
-  if (!png_image_finish_read(&png, nullptr, img.pixels.data(), 0, nullptr)) {
+  // Alpha is read and then dropped (as Pillow's convert("RGB") does): asking libpng for a format
+  // without alpha would composite onto a background instead.
+  const bool alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  png.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB) : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
+  std::vector<uint8_t> raw(PNG_IMAGE_SIZE(png));
+  if (!png_image_finish_read(&png, nullptr, raw.data(), 0, nullptr)) {
     const std::string message = png.message;
     png_image_free(&png);
     fail("{}: corrupt or truncated PNG ({})", path.string(), message);
   }
+  Image img;
+  img.height = png.height;
+  img.width = png.width;
+  img.channels = color ? 3 : 1;
+  const size_t stride = static_cast<size_t>(img.channels + (alpha ? 1 : 0));
+  img.pixels.resize(static_cast<size_t>(img.height * img.width * img.channels));
+  for (size_t i = 0; i < static_cast<size_t>(img.height * img.width); ++i)
+    for (size_t c = 0; c < static_cast<size_t>(img.channels); ++c) img.pixels[i * static_cast<size_t>(img.channels) + c] = raw[i * stride + c];
   return img;
 }
 
