@@ -5,6 +5,7 @@
 #include "formats/onnx/onnx_io.h"
 #include "formats/tensor_io/npy.h"
 #include "lib/eval/classification.h"
+#include "lib/eval/ctc.h"
 #include "lib/exec/executor.h"
 #include "tests/test_util.h"
 
@@ -34,6 +35,25 @@ TEST(Top1, TrainedModelsClassifyMostTestImages) {
     const Top1 r = top1_accuracy(Executor(m).run({{"input", images}})[0], labels);
     EXPECT_GE(r.correct, 48) << name;
   }
+}
+
+TEST(Ctc, GreedyDecodeMergesRepeatsAndDropsBlanks) {
+  // Two samples, 6 steps, 4 classes. Sample 0's best classes: 1 1 0 1 2 2 -> [1, 1, 2] (the blank
+  // separates the two 1s). Sample 1: 0 3 3 0 0 3 -> [3, 3]; its step 0 ties 0 and 2: lowest wins.
+  const int best[2][6] = {{1, 1, 0, 1, 2, 2}, {0, 3, 3, 0, 0, 3}};
+  Tensor scores(DType::Float32, {2, 6, 4});
+  for (int i = 0; i < 2; ++i)
+    for (int t = 0; t < 6; ++t)
+      for (int k = 0; k < 4; ++k) scores.data<float>()[(i * 6 + t) * 4 + k] = k == best[i][t] ? 0.7f : 0.1f;
+  scores.data<float>()[(1 * 6 + 0) * 4 + 2] = 0.7f;
+  const auto decoded = ctc_greedy_decode(scores);
+  ASSERT_EQ(decoded.size(), 2u);
+  EXPECT_EQ(decoded[0], (std::vector<int64_t>{1, 1, 2}));
+  EXPECT_EQ(decoded[1], (std::vector<int64_t>{3, 3}));
+  const std::vector<std::string> charset = {"a", "b", "c", " "};
+  EXPECT_EQ(ctc_to_text(decoded[0], charset), "aab");
+  EXPECT_EQ(ctc_to_text({4, 1}, charset), " a");
+  EXPECT_THROW(ctc_to_text({5}, charset), Error);
 }
 
 }  // namespace
