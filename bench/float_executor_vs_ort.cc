@@ -19,9 +19,11 @@
 #include "formats/tensor_io/npy.h"
 #include "lib/exec/executor.h"
 #include "lib/passes/passes.h"
+#include "bench/bench_util.h"
 
 namespace fs = std::filesystem;
 using namespace dyad;
+using namespace dyad::bench;
 
 namespace {
 
@@ -31,54 +33,7 @@ struct Case {
   int64_t batch;  // first rows of the input file to use
 };
 
-fs::path cache_dir() {
-  if (const char* c = std::getenv("DYAD_CACHE")) return c;
-  return fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") / ".cache" / "dyad";
-}
-
-Tensor first_rows(const Tensor& t, int64_t rows) {
-  Shape s = t.shape();
-  s[0] = std::min(rows, s[0]);
-  Tensor out(t.dtype(), s);
-  std::copy(t.raw(), t.raw() + out.nbytes(), out.raw());
-  return out;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 bool g_profile = false;
-
-double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats) {
-  Executor exec(model, {.threads = threads, .profile = g_profile});
-  for (int i = 0; i < 3; ++i) exec.run(inputs);  // warm up caches and the thread pool
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    exec.run(inputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  for (const OpProfile& p : exec.profile())
-    std::printf("    %-22s %9.3f ms/run %6lld calls/run\n", p.op_type.c_str(), p.milliseconds / (repeats + 3),
-                static_cast<long long>(p.calls / (repeats + 3)));
-  return median(ms);
-}
-
-double time_ort(const fs::path& model, const std::string& input_name, const fs::path& input_file, int threads, int repeats) {
-  const std::string cmd = "node '" + (fs::path(DYAD_SOURCE_DIR) / "tools" / "ort" / "ort_run.js").string() + "' '" +
-                          model.string() + "' --threads " + std::to_string(threads) + " --time " +
-                          std::to_string(repeats) + " '" + input_name + "=" + input_file.string() + "'";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return -1;
-  char line[256];
-  double ms = -1;
-  while (std::fgets(line, sizeof line, pipe))
-    if (std::sscanf(line, "median_ms %lf", &ms) == 1) break;
-  pclose(pipe);
-  return ms;
-}
 
 }  // namespace
 
@@ -93,7 +48,7 @@ int main(int argc, char** argv) {
     else if (a == "--profile") g_profile = true;
   }
   const fs::path data = fs::path(DYAD_SOURCE_DIR) / "testdata";
-  const fs::path ocr = cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets";
+  const fs::path ocr = ocr_assets();
   const std::vector<Case> cases = {
       {"resnet_small b1", data / "models" / "resnet_small.onnx", data / "fmnist" / "test_64.npy", 1},
       {"resnet_small b64", data / "models" / "resnet_small.onnx", data / "fmnist" / "test_64.npy", 64},
@@ -119,7 +74,7 @@ int main(int argc, char** argv) {
     const fs::path input_file = tmp / "input.npy";
     write_npy(input, input_file);
     const std::string input_name = model.graph.inputs[0].name;
-    const double ours = time_ours(model, {{input_name, input}}, threads, repeats);
+    const double ours = time_ours(model, {{input_name, input}}, threads, repeats, g_profile);
     const double ort = time_ort(c.model, input_name, input_file, threads, repeats);
     std::printf("%-28s %12.3f %12.3f %9.2fx\n", c.name.c_str(), ours, ort, ort > 0 ? ours / ort : 0.0);
     std::fflush(stdout);

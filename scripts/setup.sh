@@ -9,7 +9,7 @@ sudo_cmd=""
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
 
 packages=(cmake g++ make libprotobuf-dev protobuf-compiler libonnx-dev libeigen3-dev libfmt-dev libcli11-dev
-          libgtest-dev libbenchmark-dev libonnx-testdata zlib1g-dev dataset-fashion-mnist)
+          libgtest-dev libbenchmark-dev libonnx-testdata zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 [ "${DYAD_SETUP_PEERS:-0}" = "1" ] && packages+=(libdnnl-dev libgemmlowp-dev)
 

@@ -10,6 +10,7 @@
 
 #include "lib/exec/float16_upcast.h"
 #include "lib/ir/inline_functions.h"
+#include "lib/quant/integer_functions.h"
 
 namespace dyad {
 
@@ -18,7 +19,7 @@ namespace {
 void collect_unsupported(const Graph& g, std::map<std::string, std::vector<std::string>>& missing) {
   for (const auto& n : g.nodes) {
     const bool default_domain = n.domain.empty() || n.domain == "ai.onnx";
-    if (!default_domain || !find_kernel(n.op_type)) {
+    if (!find_node_kernel(n)) {
       std::string op = default_domain ? n.op_type : n.domain + "." + n.op_type;
       missing[op].push_back(n.name.empty() ? "<unnamed>" : n.name);
     } else if (std::string variant = unsupported_variant(n, g); !variant.empty()) {
@@ -61,7 +62,9 @@ void check_supported(const Model& model) {
 }
 
 Executor::Executor(const Model& model, ExecOptions options)
-    : graph_(inline_functions(model)), opset_(model.opset("")), options_(options) {
+    : graph_(inline_functions(model, options.native_functions ? is_canonical_dyad_function : std::function<bool(const Function&)>{})),
+      opset_(model.opset("")),
+      options_(options) {
   throw_if_unsupported(graph_);
   compile();
 }
@@ -94,7 +97,7 @@ void Executor::compile() {
 
   std::vector<int> last_use(slot_names_.size(), -1);
   for (const auto& n : graph_.nodes) {
-    Step step{&n, find_kernel(n.op_type), {}, {}, {}};
+    Step step{&n, find_node_kernel(n), {}, {}, {}};
     for (const auto& in : n.inputs) {
       if (!in.empty() && graph_.initializers.count(in) && step.inputs.size() < 32)
         step.constant_inputs |= 1u << step.inputs.size();

@@ -28,6 +28,9 @@ struct ExecOptions {
   // Apply a Relu or constant Clip inside the Conv before it (as ONNX Runtime's FusedConv does).
   // The pre-activation value is then never materialized, so calibration turns this off.
   bool fuse_activations = true;
+  // Run calls of the canonical ai.dyad functions (DyadicRequant, DyadicAdd, IntegerLayerNorm,
+  // IntegerSqrt) with native kernels instead of their bodies; same results, far fewer passes.
+  bool native_functions = true;
 };
 
 // Wall time spent per op type over all run() calls of a profiling executor.

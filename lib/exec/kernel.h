@@ -47,6 +47,9 @@ using KernelFn = void (*)(KernelContext&);
 
 // Kernel for `op_type` in the default domain, or nullptr.
 KernelFn find_kernel(const std::string& op_type);
+// The kernel for a node: default-domain ops by op type, ai.dyad functions the executor kept as
+// calls by "ai.dyad.<name>"; nullptr if there is none.
+KernelFn find_node_kernel(const Node& n);
 // For a node whose op has a kernel: a short description of a feature the kernel does not
 // implement ("mode=cubic", "to=string"), or "" if it can run. Lets the executor reject such nodes
 // when it is built, naming them, instead of failing half way through a run.

@@ -28,6 +28,7 @@ const Registry& registry() {
     ops::register_rnn_ops(r);
     ops::register_control_ops(r);
     ops::register_quant_ops(r);
+    ops::register_dyad_function_ops(r);
     return r;
   }();
   return table;
@@ -43,6 +44,11 @@ const Tensor& KernelContext::in(size_t i) const {
 KernelFn find_kernel(const std::string& op_type) {
   auto it = registry().find(op_type);
   return it == registry().end() ? nullptr : it->second;
+}
+
+KernelFn find_node_kernel(const Node& n) {
+  if (n.domain.empty() || n.domain == "ai.onnx") return find_kernel(n.op_type);
+  return find_kernel(n.domain + "." + n.op_type);
 }
 
 std::string unsupported_variant(const Node& n, const Graph& g) {

@@ -13,17 +13,17 @@ const Function* find_function(const Model& m, const Node& n) {
   return nullptr;
 }
 
-void inline_in_graph(const Model& model, Graph& g, int& counter, int depth) {
+void inline_in_graph(const Model& model, Graph& g, int& counter, int depth, const std::function<bool(const Function&)>& keep) {
   if (depth > 32) fail("model-local functions nest more than 32 deep (recursive function?)");
   std::vector<Node> result;
   bool expanded = false;
   for (auto& node : g.nodes) {
     for (auto& [key, attr] : node.attrs) {
-      if (attr.g) inline_in_graph(model, *attr.g, counter, depth);
-      for (auto& sg : attr.graphs) inline_in_graph(model, *sg, counter, depth);
+      if (attr.g) inline_in_graph(model, *attr.g, counter, depth, keep);
+      for (auto& sg : attr.graphs) inline_in_graph(model, *sg, counter, depth, keep);
     }
     const Function* fn = find_function(model, node);
-    if (!fn) {
+    if (!fn || (keep && keep(*fn))) {
       result.push_back(std::move(node));
       continue;
     }
@@ -61,12 +61,12 @@ void inline_in_graph(const Model& model, Graph& g, int& counter, int depth) {
     }
   }
   g.nodes = std::move(result);
-  if (expanded) inline_in_graph(model, g, counter, depth + 1);  // bodies may call functions
+  if (expanded) inline_in_graph(model, g, counter, depth + 1, keep);  // bodies may call functions
 }
 
 }  // namespace
 
-Graph inline_functions(const Model& model) {
+Graph inline_functions(const Model& model, const std::function<bool(const Function&)>& keep) {
   Graph g = model.graph;
   if (model.functions.empty()) return g;
   // Subgraph attributes are shared_ptrs: deep-copy them before editing so the model is untouched.
@@ -85,7 +85,7 @@ Graph inline_functions(const Model& model) {
   };
   deep_copy(g);
   int counter = 0;
-  inline_in_graph(model, g, counter, 0);
+  inline_in_graph(model, g, counter, 0, keep);
   return g;
 }
 

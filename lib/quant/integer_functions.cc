@@ -145,6 +145,50 @@ Function integer_layer_norm_function() {
   return f;
 }
 
+namespace {
+
+std::string attribute_signature(const Attribute& a) {
+  std::string s = fmt::format("k{} i{} f{} s{} r{} [", static_cast<int>(a.kind), a.i, a.f, a.s, a.ref_attr_name);
+  for (int64_t v : a.ints) s += fmt::format("{},", v);
+  s += "] t";
+  if (a.kind == Attribute::Kind::Tensor) {
+    s += fmt::format("{}:", static_cast<int>(a.t.dtype()));
+    for (int64_t d : a.t.shape()) s += fmt::format("{}x", d);
+    for (int64_t i = 0; i < a.t.numel(); ++i) s += fmt::format("{},", a.t.get_as_double(i));
+  }
+  return s;
+}
+
+std::string function_signature(const Function& f) {
+  std::string s = fmt::format("{}.{}(", f.domain, f.name);
+  for (const auto& in : f.inputs) s += in + ",";
+  s += ")->(";
+  for (const auto& out : f.outputs) s += out + ",";
+  s += ")";
+  for (const Node& n : f.nodes) {
+    s += fmt::format("\n{}.{}(", n.domain, n.op_type);
+    for (const auto& in : n.inputs) s += in + ",";
+    s += ")->(";
+    for (const auto& out : n.outputs) s += out + ",";
+    s += ")";
+    for (const auto& [k, a] : n.attrs) s += fmt::format(" {}={}", k, attribute_signature(a));
+  }
+  return s;
+}
+
+}  // namespace
+
+bool is_canonical_dyad_function(const Function& f) {
+  if (f.domain != kDyadDomain) return false;
+  static const std::map<std::string, std::string> canonical = [] {
+    std::map<std::string, std::string> m;
+    for (const Function& d : dyad_functions()) m[d.name] = function_signature(d);
+    return m;
+  }();
+  auto it = canonical.find(f.name);
+  return it != canonical.end() && it->second == function_signature(f);
+}
+
 std::vector<Function> dyad_functions() {
   return {dyadic_requant_function(), dyadic_add_function(), integer_sqrt_function(), integer_layer_norm_function()};
 }

@@ -44,4 +44,9 @@ Function integer_layer_norm_function();
 // Every function above, in the order a model lists them.
 std::vector<Function> dyad_functions();
 
+// True if `f` is one of the functions above, body and all (node for node, attribute for
+// attribute): an executor may then run its native kernel instead of the body, with the same
+// result. A model carrying an edited body runs the body.
+bool is_canonical_dyad_function(const Function& f);
+
 }  // namespace dyad

@@ -27,6 +27,7 @@ void register_resize_ops(Registry& r);
 void register_rnn_ops(Registry& r);
 void register_control_ops(Registry& r);
 void register_quant_ops(Registry& r);
+void register_dyad_function_ops(Registry& r);  // ai.dyad.*, keyed "ai.dyad.<name>"
 
 }  // namespace ops
 

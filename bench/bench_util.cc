@@ -1,0 +1,66 @@
+#include "bench/bench_util.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace dyad::bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+fs::path cache_dir() {
+  if (const char* c = std::getenv("DYAD_CACHE")) return c;
+  return fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") / ".cache" / "dyad";
+}
+
+fs::path ocr_assets() { return cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets"; }
+
+Tensor first_rows(const Tensor& t, int64_t rows) {
+  Shape s = t.shape();
+  s[0] = std::min(rows, s[0]);
+  Tensor out(t.dtype(), s);
+  std::copy(t.raw(), t.raw() + out.nbytes(), out.raw());
+  return out;
+}
+
+double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats, bool profile) {
+  Executor exec(model, {.threads = threads, .profile = profile});
+  for (int i = 0; i < 3; ++i) exec.run(inputs);  // warm up caches and the thread pool
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    exec.run(inputs);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  for (const OpProfile& p : exec.profile())
+    std::printf("    %-22s %9.3f ms/run %6lld calls/run\n", p.op_type.c_str(), p.milliseconds / (repeats + 3),
+                static_cast<long long>(p.calls / (repeats + 3)));
+  return median(ms);
+}
+
+double time_ort(const fs::path& model, const std::string& input_name, const fs::path& input_file, int threads, int repeats) {
+  const std::string cmd = "node '" + (fs::path(DYAD_SOURCE_DIR) / "tools" / "ort" / "ort_run.js").string() + "' '" +
+                          model.string() + "' --threads " + std::to_string(threads) + " --time " +
+                          std::to_string(repeats) + " '" + input_name + "=" + input_file.string() + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return -1;
+  char line[256];
+  double ms = -1;
+  while (std::fgets(line, sizeof line, pipe))
+    if (std::sscanf(line, "median_ms %lf", &ms) == 1) break;
+  pclose(pipe);
+  return ms;
+}
+
+}  // namespace dyad::bench
