@@ -188,6 +188,33 @@ g (float[N,1,28,28] input) => (float[N,1,28,28] y) { y = Relu(input) })");
   EXPECT_EQ(test::read_file(dir / "m.onnx"), before);
 }
 
+TEST(Cli, ImageFolderCalibrationKeepFloatAndTheirErrors) {
+  test::TempDir dir;
+  // A folder of PNGs for LeNet (1x28x28): the gray test images resized, normalised like the model's data.
+  const std::string folder = (test::testdata_dir() / "images").string();
+  const std::string pre = " --preprocess size=28x28,mean=0.2860,std=0.3530";
+  const auto r = run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + folder + pre + " --keep-float Gemm -o " +
+                                      (dir / "a.onnx").string() + " --report " + (dir / "a.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string report = test::read_file(dir / "a.json");
+  EXPECT_NE(report.find("\"samples\": 6"), std::string::npos) << report;  // six images in testdata/images
+  EXPECT_NE(report.find("\"float_islands\": [\"Gemm"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"candidates\": [\"percentile: "), std::string::npos) << report;  // --calib-method auto
+  const std::string out = " -o " + (dir / "out.onnx").string();
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + folder + " --preprocess size=32x32" + out)),
+                       1, "--preprocess makes 32x32 images but input 'input' is [batch,1,28,28]");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + folder + " --preprocess zoom=2" + out)),
+                       1, "unknown key 'zoom'");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + images() + " --preprocess size=28x28" + out)),
+                       1, "--preprocess is for image folders");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + images() + " --keep-float NoSuchNode" + out)),
+                       1, "--keep-float NoSuchNode: no node or op type");
+  fs::create_directories(dir / "empty");
+  expect_clean_failure(run_command(compress(model_path("lenet") + " --budget bits=8 --calib " + (dir / "empty").string() + out)), 1,
+                       "no images (.png, .jpg) and no test_data_set_*");
+  EXPECT_FALSE(fs::exists(dir / "out.onnx"));
+}
+
 TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
   expect_clean_failure(run_command(compress("inspect")), 2, "model");
