@@ -19,9 +19,21 @@ int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / mult
 
 }  // namespace
 
-const char* qisa_name(QIsa isa) { return isa == QIsa::Avx512Vnni ? "avx512vnni" : "reference"; }
+const char* qisa_name(QIsa isa) {
+  switch (isa) {
+    case QIsa::Avx512Vnni: return "avx512vnni";
+    case QIsa::Avx2: return "avx2";
+    default: return "reference";
+  }
+}
 
-bool qisa_supported(QIsa isa) { return isa == QIsa::Reference || (isa == QIsa::Avx512Vnni && avx512vnni_cpu()); }
+bool qisa_supported(QIsa isa) {
+  switch (isa) {
+    case QIsa::Avx512Vnni: return avx512vnni_cpu();
+    case QIsa::Avx2: return avx2_cpu();
+    default: return true;
+  }
+}
 
 QIsa qgemm_isa_best() {
   static const QIsa best = [] {
@@ -31,9 +43,10 @@ QIsa qgemm_isa_best() {
           if (!qisa_supported(static_cast<QIsa>(i))) fail("DYAD_FORCE_ISA={}: this CPU cannot run it", forced);
           return static_cast<QIsa>(i);
         }
-      fail("DYAD_FORCE_ISA={}: unknown (use reference or avx512vnni)", forced);
+      fail("DYAD_FORCE_ISA={}: unknown (use reference, avx2 or avx512vnni)", forced);
     }
-    return qisa_supported(QIsa::Avx512Vnni) ? QIsa::Avx512Vnni : QIsa::Reference;
+    if (qisa_supported(QIsa::Avx512Vnni)) return QIsa::Avx512Vnni;
+    return qisa_supported(QIsa::Avx2) ? QIsa::Avx2 : QIsa::Reference;
   }();
   return best;
 }
@@ -53,7 +66,7 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
     for (int64_t r = 0; r < m; ++r) std::memcpy(p.data.data() + r * k, w + r * ldw, static_cast<size_t>(k));
     return p;
   }
-  // VNNI: [M/8][K/4][8 rows][4 k], so one 32-bit broadcast feeds a row's four products.
+  // VNNI (and AVX2): [M/8][K/4][8 rows][4 k], so one 32-bit broadcast feeds a row's four products.
   const int64_t k4 = round_up(k, 4) / 4, panels = round_up(m, kVnniRows) / kVnniRows;
   p.data.assign(static_cast<size_t>(panels * k4 * kVnniRows * 4), 0);
   for (int64_t r = 0; r < m; ++r)
@@ -92,6 +105,8 @@ void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_
   g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
   if (w.isa == QIsa::Avx512Vnni)
     qu8_qs8_gemm_8x32c4__avx512vnni(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+  else if (w.isa == QIsa::Avx2)
+    qu8_qs8_gemm_4x8c4__avx2(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
   else
     qu8_qs8_gemm__ref(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
 }

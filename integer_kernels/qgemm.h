@@ -6,11 +6,12 @@
 // W is int8 [M][K] (symmetric, one scale per output row), X is uint8 [K][N]. Y is uint8, int8, or
 // the int32 accumulators themselves (ConvInteger/MatMulInteger semantics).
 //
-// Variants, named by the scheme in README.md: a scalar reference (qu8_qs8_gemm__ref) and
-// an AVX-512 VNNI one (qu8_qs8_gemm_8x32c4__avx512vnni). All give bit-identical results; the
-// zero point is applied through the weights' row sums: sum W*(X - z) = sum W*X - z * sum W.
-// qgemm_isa_best() picks the fastest this CPU runs; DYAD_FORCE_ISA=reference|avx512vnni forces
-// one, and qgemm_calls() counts calls per variant so tests can prove which paths ran.
+// Variants, named by the scheme in README.md: a scalar reference (qu8_qs8_gemm__ref), an
+// AVX-512 VNNI one (qu8_qs8_gemm_8x32c4__avx512vnni) and an AVX2 one for CPUs without VNNI
+// (qu8_qs8_gemm_4x8c4__avx2, exact int16 products). All give bit-identical results; the zero
+// point is applied through the weights' row sums: sum W*(X - z) = sum W*X - z * sum W.
+// qgemm_isa_best() picks the fastest this CPU runs; DYAD_FORCE_ISA=reference|avx512vnni|avx2
+// forces one, and qgemm_calls() counts calls per variant so tests can prove which paths ran.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -19,8 +20,8 @@
 
 namespace dyad {
 
-enum class QIsa { Reference = 0, Avx512Vnni = 1 };
-constexpr int kQIsaCount = 2;
+enum class QIsa { Reference = 0, Avx512Vnni = 1, Avx2 = 2 };
+constexpr int kQIsaCount = 3;
 const char* qisa_name(QIsa isa);
 bool qisa_supported(QIsa isa);  // compiled in and the CPU has the instructions
 QIsa qgemm_isa_best();          // honours DYAD_FORCE_ISA
