@@ -19,6 +19,19 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+BenchArgs parse_bench_args(int argc, char** argv, int default_repeats) {
+  BenchArgs args;
+  args.repeats = default_repeats;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) args.threads = std::atoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc) args.repeats = std::atoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) args.only = argv[++i];
+    else if (a == "--profile") args.profile = true;
+  }
+  return args;
+}
+
 fs::path cache_dir() {
   if (const char* c = std::getenv("DYAD_CACHE")) return c;
   return fs::path(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") / ".cache" / "dyad";

@@ -9,6 +9,14 @@
 
 namespace dyad::bench {
 
+// The options every latency benchmark takes: --threads N --repeats R --only NAME --profile.
+struct BenchArgs {
+  int threads = 2, repeats = 30;
+  std::string only;  // run only cases whose name contains this
+  bool profile = false;
+};
+BenchArgs parse_bench_args(int argc, char** argv, int default_repeats);
+
 std::filesystem::path cache_dir();  // DYAD_CACHE or ~/.cache/dyad
 std::filesystem::path ocr_assets();  // the PP-OCRv4 models under cache_dir()
 Tensor first_rows(const Tensor& t, int64_t rows);

@@ -33,20 +33,12 @@ struct Case {
   int64_t batch;  // first rows of the input file to use
 };
 
-bool g_profile = false;
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, repeats = 30;
-  std::string only;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--profile") g_profile = true;
-  }
+  const BenchArgs args = parse_bench_args(argc, argv, 30);
+  const int threads = args.threads, repeats = args.repeats;
+  const std::string only = args.only;
   const fs::path data = fs::path(DYAD_SOURCE_DIR) / "testdata";
   const fs::path ocr = ocr_assets();
   const std::vector<Case> cases = {
@@ -74,7 +66,7 @@ int main(int argc, char** argv) {
     const fs::path input_file = tmp / "input.npy";
     write_npy(input, input_file);
     const std::string input_name = model.graph.inputs[0].name;
-    const double ours = time_ours(model, {{input_name, input}}, threads, repeats, g_profile);
+    const double ours = time_ours(model, {{input_name, input}}, threads, repeats, args.profile);
     const double ort = time_ort(c.model, input_name, input_file, threads, repeats);
     std::printf("%-28s %12.3f %12.3f %9.2fx\n", c.name.c_str(), ours, ort, ort > 0 ? ours / ort : 0.0);
     std::fflush(stdout);

@@ -34,16 +34,10 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, repeats = 20;
-  bool profile = false;
-  std::string only;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else if (a == "--profile") profile = true;
-  }
+  const BenchArgs args = parse_bench_args(argc, argv, 20);
+  const int threads = args.threads, repeats = args.repeats;
+  const bool profile = args.profile;
+  const std::string only = args.only;
   const fs::path data = fs::path(DYAD_SOURCE_DIR) / "testdata";
   const std::vector<Case> cases = {
       {"resnet_small b1", data / "models" / "resnet_small.onnx", data / "fmnist" / "train_256.npy", data / "fmnist" / "test_64.npy", "", 1},

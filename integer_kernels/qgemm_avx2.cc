@@ -18,29 +18,10 @@ namespace {
 
 constexpr int kRows = 4, kCols = 8;
 
-struct Output {
-  const QPackedWeights& w;
-  int32_t x_zero_point;
-  const int32_t* bias;
-  QOutput output;
-  const QOutputStage& stage;
-  void* y;
-  int64_t ldy;
-
-  // acc is sum W*X for (row, col); adds bias - z*rowsum (wrapping) and writes the output type.
-  void store(int64_t row, int64_t col, int32_t acc) const {
-    const uint32_t offset = (bias ? static_cast<uint32_t>(bias[row]) : 0u) -
-                            static_cast<uint32_t>(x_zero_point) * static_cast<uint32_t>(w.row_sums[static_cast<size_t>(row)]);
-    const int32_t v = static_cast<int32_t>(static_cast<uint32_t>(acc) + offset);
-    if (output == QOutput::Int32) {
-      static_cast<int32_t*>(y)[row * ldy + col] = v;
-      return;
-    }
-    const int32_t q = dyadic_requantize(v, stage.multipliers[row], stage.zero_point, stage.qmin, stage.qmax);
-    if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[row * ldy + col] = static_cast<uint8_t>(q);
-    else static_cast<int8_t*>(y)[row * ldy + col] = static_cast<int8_t>(q);
-  }
-};
+// acc is sum W*X for (row, col): adds the row's offset and writes the output type.
+inline void finish(const OutputStage& out, int64_t row, int64_t col, int32_t acc) {
+  out.write(row, col, static_cast<int32_t>(static_cast<uint32_t>(acc) + out.offset(row)));
+}
 
 // Four k of one row, widened to int16 and repeated for the four columns a half-register holds.
 inline __m256i row_weights(const int8_t* pw) {
@@ -50,7 +31,7 @@ inline __m256i row_weights(const int8_t* pw) {
 }
 
 // Full 4x8 tile at (row0, col0); rows beyond w.m are zero padding and not stored.
-void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, const Output& out) {
+void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, const OutputStage& out) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
   const uint8_t* px = x + col0 * 4;
   for (int64_t kk = 0; kk < k4; ++kk, px += n * 4) {
@@ -76,19 +57,19 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t 
     const __m256i ordered = _mm256_permute4x64_epi64(rows[r], 0xD8);
     alignas(32) int32_t acc[kCols];
     _mm256_store_si256(reinterpret_cast<__m256i*>(acc), ordered);
-    for (int c = 0; c < kCols; ++c) out.store(row0 + r, col0 + c, acc[c]);
+    for (int c = 0; c < kCols; ++c) finish(out, row0 + r, col0 + c, acc[c]);
   }
 }
 
 // Columns that do not fill a tile: plain loops on the packed layout.
-void tail(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, int64_t cols, const Output& out) {
+void tail(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, int64_t cols, const OutputStage& out) {
   for (int r = 0; r < kVnniRows && row0 + r < out.w.m; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       uint32_t acc = 0;
       for (int64_t kk = 0; kk < k4; ++kk)
         for (int j = 0; j < 4; ++j)
           acc += static_cast<uint32_t>(static_cast<int32_t>(x[(kk * n + col0 + c) * 4 + j]) * panel[(kk * kVnniRows + r) * 4 + j]);
-      out.store(row0 + r, col0 + c, static_cast<int32_t>(acc));
+      finish(out, row0 + r, col0 + c, static_cast<int32_t>(acc));
     }
 }
 
@@ -96,7 +77,7 @@ void tail(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t 
 
 void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
                               int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
-  const Output out{w, x_zero_point, bias, output, stage, y, ldy};
+  const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   const int64_t k4 = (w.k + 3) / 4;
   for (int64_t row0 = 0; row0 < w.m; row0 += kVnniRows) {
     const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;

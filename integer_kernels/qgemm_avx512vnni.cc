@@ -35,20 +35,15 @@ inline __m512i requantize16(__m512i acc, DyadicMultiplier d, int32_t zero_point,
 }
 
 struct Epilogue {
-  const QPackedWeights& w;
-  int32_t x_zero_point;
-  const int32_t* bias;
-  QOutput output;
-  const QOutputStage& stage;
-  void* y;
-  int64_t ldy;
+  const OutputStage& out;
 
   // Finishes sixteen columns [col, col + 16) (masked) of row `row`.
   void store(__m512i acc, int64_t row, int64_t col, __mmask16 mask) const {
-    // bias - z * rowsum, wrapping in uint32 as the reference does.
-    const uint32_t offset = (bias ? static_cast<uint32_t>(bias[row]) : 0u) -
-                            static_cast<uint32_t>(x_zero_point) * static_cast<uint32_t>(w.row_sums[static_cast<size_t>(row)]);
-    acc = _mm512_add_epi32(acc, _mm512_set1_epi32(static_cast<int32_t>(offset)));
+    acc = _mm512_add_epi32(acc, _mm512_set1_epi32(static_cast<int32_t>(out.offset(row))));
+    const QOutput output = out.output;
+    void* y = out.y;
+    const int64_t ldy = out.ldy;
+    const QOutputStage& stage = out.stage;
     if (output == QOutput::Int32) {
       _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + row * ldy + col, mask, acc);
       return;
@@ -106,7 +101,8 @@ constexpr TileFn kTiles[kVnniRows + 1] = {nullptr,  tile<1>, tile<2>, tile<3>, t
 void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point,
                                      const int32_t* bias, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy) {
-  const Epilogue e{w, x_zero_point, bias, output, stage, y, ldy};
+  const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
+  const Epilogue e{out};
   const int64_t k4 = (w.k + 3) / 4;
   for (int64_t col0 = n_begin; col0 < n_end; col0 += kVnniCols) {
     const int64_t cols = n_end - col0 < kVnniCols ? n_end - col0 : kVnniCols;

@@ -8,6 +8,34 @@ namespace dyad::qgemm_detail {
 constexpr int kVnniRows = 8;
 constexpr int kVnniCols = 32;
 
+// The output stage of qgemm() as every variant finishes it.
+struct OutputStage {
+  const QPackedWeights& w;
+  int32_t x_zero_point;
+  const int32_t* bias;
+  QOutput output;
+  const QOutputStage& stage;
+  void* y;
+  int64_t ldy;
+
+  // bias - z * rowsum of `row`, wrapping in uint32 as the reference's sums do.
+  uint32_t offset(int64_t row) const {
+    return (bias ? static_cast<uint32_t>(bias[row]) : 0u) -
+           static_cast<uint32_t>(x_zero_point) * static_cast<uint32_t>(w.row_sums[static_cast<size_t>(row)]);
+  }
+  // Writes one finished accumulator (offset included) as the output type: the int32 itself, or
+  // dyadic_requantize to uint8 / int8.
+  void write(int64_t row, int64_t col, int32_t acc) const {
+    if (output == QOutput::Int32) {
+      static_cast<int32_t*>(y)[row * ldy + col] = acc;
+      return;
+    }
+    const int32_t q = dyadic_requantize(acc, stage.multipliers[row], stage.zero_point, stage.qmin, stage.qmax);
+    if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[row * ldy + col] = static_cast<uint8_t>(q);
+    else static_cast<int8_t*>(y)[row * ldy + col] = static_cast<int8_t>(q);
+  }
+};
+
 bool avx512vnni_cpu();
 bool avx2_cpu();
 

@@ -8,6 +8,7 @@ namespace dyad::qgemm_detail {
 
 void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
                        int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
+  const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   for (int64_t r = 0; r < w.m; ++r)
     for (int64_t c = n_begin; c < n_end; ++c) {
       // uint32 arithmetic: the int32 accumulator wraps like the ONNX integer ops, without UB.
@@ -16,14 +17,7 @@ void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int
         const int32_t xv = static_cast<int32_t>(x.data[static_cast<size_t>(kk * x.n + c)]) - x_zero_point;
         acc += static_cast<uint32_t>(static_cast<int32_t>(w.data[static_cast<size_t>(r * w.k + kk)]) * xv);
       }
-      const int32_t a = static_cast<int32_t>(acc);
-      if (output == QOutput::Int32) {
-        static_cast<int32_t*>(y)[r * ldy + c] = a;
-        continue;
-      }
-      const int32_t q = dyadic_requantize(a, stage.multipliers[r], stage.zero_point, stage.qmin, stage.qmax);
-      if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[r * ldy + c] = static_cast<uint8_t>(q);
-      else static_cast<int8_t*>(y)[r * ldy + c] = static_cast<int8_t>(q);
+      out.write(r, c, static_cast<int32_t>(acc));
     }
 }
 
