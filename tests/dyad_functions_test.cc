@@ -6,7 +6,13 @@
 
 #include <random>
 
+#include "formats/calib_data.h"
+#include "formats/onnx/onnx_io.h"
+#include "formats/tensor_io/npy.h"
+#include "lib/compress/compress.h"
 #include "lib/exec/executor.h"
+#include "lib/exec/fuse_integer.h"
+#include "lib/ir/inline_functions.h"
 #include "lib/quant/integer_functions.h"
 #include "tests/test_util.h"
 
@@ -106,6 +112,28 @@ TEST(DyadFunctions, LayerNormAndSqrtNativeEqualBody) {
   std::vector<int64_t> n;
   for (int i = 0; i < 500; ++i) n.push_back(1 + static_cast<int64_t>(rng() >> (2 + rng() % 60)));
   expect_native_equals_body(call_of(integer_sqrt_function(), {i64(n, {static_cast<int64_t>(n.size())})}), "IntegerSqrt");
+}
+
+TEST(DyadFunctions, FusedConvRequantEqualsTheUnfusedGraph) {
+  // Real emitted models: ConvInteger + bias + DyadicRequant fused into the GEMM's output stage
+  // (with DYAD_FORCE_ISA=reference, the fused node's scalar fallback) against the same graph
+  // run op by op, and against the functions' bodies.
+  for (const char* name : {"lenet", "mobilenet_v2_small"}) {
+    const Model model = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));
+    const auto images = test::testdata_dir() / "fmnist" / "test_64.npy";
+    CompressOptions options;
+    options.budget = parse_budget("bits=8");
+    options.calibration = load_calibration_batches(images, model.graph, {.batch_size = 32, .max_samples = 0, .preprocess = {}});
+    const Model int8 = compress_model(model, options).model;
+    Graph inlined = inline_functions(int8, is_canonical_dyad_function);
+    EXPECT_GT(fuse_integer_layers(inlined), 0) << name;
+    const std::map<std::string, Tensor> inputs{{"input", read_npy(images)}};
+    const Tensor fused = Executor(int8, {.threads = 2, .native_functions = true, .fuse_integer = true}).run(inputs)[0];
+    const Tensor unfused = Executor(int8, {.threads = 2, .native_functions = true, .fuse_integer = false}).run(inputs)[0];
+    const Tensor bodies = Executor(int8, {.threads = 2, .native_functions = false, .fuse_integer = false}).run(inputs)[0];
+    EXPECT_EQ(test::max_abs_diff(fused, unfused), 0.0) << name;
+    EXPECT_EQ(test::max_abs_diff(fused, bodies), 0.0) << name;
+  }
 }
 
 TEST(DyadFunctions, EditedBodiesRunAsWritten) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lib/exec/float16_upcast.h"
+#include "lib/exec/fuse_integer.h"
 #include "lib/ir/inline_functions.h"
 #include "lib/quant/integer_functions.h"
 
@@ -65,6 +66,7 @@ Executor::Executor(const Model& model, ExecOptions options)
     : graph_(inline_functions(model, options.native_functions ? is_canonical_dyad_function : std::function<bool(const Function&)>{})),
       opset_(model.opset("")),
       options_(options) {
+  if (options.native_functions && options.fuse_integer) fuse_integer_layers(graph_);
   throw_if_unsupported(graph_);
   compile();
 }

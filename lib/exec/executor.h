@@ -31,6 +31,9 @@ struct ExecOptions {
   // Run calls of the canonical ai.dyad functions (DyadicRequant, DyadicAdd, IntegerLayerNorm,
   // IntegerSqrt) with native kernels instead of their bodies; same results, far fewer passes.
   bool native_functions = true;
+  // With native_functions: fuse ConvInteger + bias Add + DyadicRequant into one step that
+  // requantizes in the integer GEMM's output stage (lib/exec/fuse_integer.h).
+  bool fuse_integer = true;
 };
 
 // Wall time spent per op type over all run() calls of a profiling executor.

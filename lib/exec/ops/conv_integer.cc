@@ -36,23 +36,37 @@ const std::vector<QPackedWeights>& packed_integer_weights(const KernelContext& c
   });
 }
 
+// The output stage of a fused ConvIntegerRequant: bias per channel and the dyadic rescale.
+struct ConvOutputStage {
+  const int32_t* bias = nullptr;                // per output channel
+  std::vector<DyadicMultiplier> multipliers;    // per output channel
+  int32_t zero_point = 0, qmin = 0, qmax = 255;
+};
+
 // u8 x s8 convolution on the GEMM kernels: per (image, group), im2col padded with the zero point
-// (so padding adds (z - z) * w = 0), packed, and multiplied with int32 output.
+// (so padding adds (z - z) * w = 0), packed, and multiplied, with int32 output or (given `stage`)
+// requantized uint8 output.
 Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, const Tensor& x, const Tensor& w, int32_t x_zero_point,
-                            Shape out_shape) {
+                            Shape out_shape, const ConvOutputStage* stage = nullptr) {
   const QIsa isa = qgemm_isa_best();
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
   const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
   const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
-  Tensor y = Tensor::uninitialized(DType::Int32, std::move(out_shape));
+  Tensor y = Tensor::uninitialized(stage ? DType::UInt8 : DType::Int32, std::move(out_shape));
   parallel_for(N * group, Mg * K * out_size, [&](int64_t b, int64_t e) {
     std::vector<uint8_t> col(static_cast<size_t>(K * out_size));
     for (int64_t item = b; item < e; ++item) {
       const int64_t n = item / group, gi = item % group;
       im2col<uint8_t>(g, Cg, x.data<uint8_t>() + (n * C + gi * Cg) * in_size, static_cast<uint8_t>(x_zero_point), col.data());
       const QPackedActivations acts = qgemm_pack_activations(isa, col.data(), K, out_size, out_size);
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, 0, out_size, QOutput::Int32, {},
-            y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
+      if (stage) {
+        const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
+        qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, 0, out_size, QOutput::UInt8, out,
+              y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
+      } else {
+        qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, 0, out_size, QOutput::Int32, {},
+              y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
+      }
     }
   });
   return y;
@@ -105,6 +119,39 @@ void op_conv_integer(KernelContext& c) {
   c.outputs[0] = integer_conv(c, c.in(0), c.in(1), c.has(2) ? &c.in(2) : nullptr, c.has(3) ? &c.in(3) : nullptr);
 }
 
+// ai.dyad.exec.ConvIntegerRequant(x, W, x_zp, B, M, D, H, ZP, QMIN, QMAX) (lib/exec/fuse_integer.h):
+// ConvInteger, + B, DyadicRequant with D = 2^s, in the GEMM's output stage.
+void op_conv_integer_requant(KernelContext& c) {
+  const Tensor &x = c.in(0), &w = c.in(1), &bias = c.in(3);
+  const int64_t channels = w.dim(0);
+  auto per_channel = [&](size_t i, int64_t ch) { return c.in(i).data<int64_t>()[c.in(i).numel() == 1 ? 0 : ch]; };
+  ConvOutputStage stage;
+  stage.bias = bias.data<int32_t>();
+  for (int64_t ch = 0; ch < channels; ++ch)
+    stage.multipliers.push_back({static_cast<int32_t>(per_channel(4, ch)), __builtin_ctzll(static_cast<unsigned long long>(per_channel(5, ch)))});
+  stage.zero_point = static_cast<int32_t>(c.in(7).data<int64_t>()[0]);
+  stage.qmin = static_cast<int32_t>(c.in(8).data<int64_t>()[0]);
+  stage.qmax = static_cast<int32_t>(c.in(9).data<int64_t>()[0]);
+  const int32_t x_zero_point = static_cast<int32_t>(c.in(2).get_as_int64(0));
+  if (x.dtype() == DType::UInt8 && qgemm_isa_best() != QIsa::Reference && x.rank() >= 3 && w.dim(1) * c.node.get_int("group", 1) == x.dim(1)) {
+    WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
+    Shape out_shape{x.dim(0), channels};
+    out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
+    c.outputs[0] = integer_conv_kernels(c, g, x, w, x_zero_point, out_shape, &stage);
+    return;
+  }
+  // Anywhere else (the reference ISA forced): the unfused arithmetic, element by element.
+  const Tensor acc = integer_conv(c, x, w, &c.in(2), nullptr);
+  Tensor y = Tensor::uninitialized(DType::UInt8, acc.shape());
+  const int64_t inner = acc.numel() / (acc.dim(0) * channels);
+  for (int64_t i = 0; i < acc.numel(); ++i) {
+    const int64_t ch = (i / inner) % channels;
+    const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc.data<int32_t>()[i]) + static_cast<uint32_t>(stage.bias[ch]));
+    y.data<uint8_t>()[i] = static_cast<uint8_t>(dyadic_requantize(a, stage.multipliers[static_cast<size_t>(ch)], stage.zero_point, stage.qmin, stage.qmax));
+  }
+  c.outputs[0] = std::move(y);
+}
+
 void op_qlinear_conv(KernelContext& c) {
   const Tensor &x = c.in(0), &x_scale = c.in(1), &x_zp = c.in(2), &w = c.in(3), &w_scale = c.in(4), &w_zp = c.in(5);
   const Tensor &y_scale = c.in(6), &y_zp = c.in(7);
@@ -127,6 +174,7 @@ void op_qlinear_conv(KernelContext& c) {
 
 void register_conv_integer_ops(Registry& r) {
   r["ConvInteger"] = op_conv_integer;
+  r["ai.dyad.exec.ConvIntegerRequant"] = op_conv_integer_requant;
   r["QLinearConv"] = op_qlinear_conv;
 }
 
