@@ -39,14 +39,6 @@ fs::path cache_dir() {
 
 fs::path ocr_assets() { return cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets"; }
 
-Tensor first_rows(const Tensor& t, int64_t rows) {
-  Shape s = t.shape();
-  s[0] = std::min(rows, s[0]);
-  Tensor out(t.dtype(), s);
-  std::copy(t.raw(), t.raw() + out.nbytes(), out.raw());
-  return out;
-}
-
 double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats, bool profile) {
   Executor exec(model, {.threads = threads, .profile = profile});
   for (int i = 0; i < 3; ++i) exec.run(inputs);  // warm up caches and the thread pool

@@ -19,7 +19,6 @@ BenchArgs parse_bench_args(int argc, char** argv, int default_repeats);
 
 std::filesystem::path cache_dir();  // DYAD_CACHE or ~/.cache/dyad
 std::filesystem::path ocr_assets();  // the PP-OCRv4 models under cache_dir()
-Tensor first_rows(const Tensor& t, int64_t rows);
 // Median ms of `repeats` runs after 3 warm-up runs; with `profile`, prints per-op times too.
 double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats, bool profile = false);
 // Median ms reported by ORT for the model file on the single input in `input_file`; -1 on failure.

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     // ORT folds BatchNorm and constants when it creates the session (level "all"); do the same.
     Model model = load_onnx(c.model);
     prepare_graph(model);
-    const Tensor input = first_rows(read_npy(c.input), c.batch);
+    const Tensor input = read_npy(c.input).rows(0, c.batch);
     const fs::path input_file = tmp / "input.npy";
     write_npy(input, input_file);
     const std::string input_name = model.graph.inputs[0].name;

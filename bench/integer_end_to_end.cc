@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     const Model qdq = compress_model(model, options).model;
     save_onnx(int8, tmp / "int8.onnx");
     save_onnx(qdq, tmp / "qdq.onnx");
-    const Tensor input = first_rows(read_npy(c.input), c.batch);
+    const Tensor input = read_npy(c.input).rows(0, c.batch);
     write_npy(input, tmp / "input.npy");
     const std::string name = model.graph.inputs[0].name;
     const double ours = time_ours(int8, {{name, input}}, threads, repeats, profile);

@@ -1,7 +1,6 @@
 #include "formats/calib_data.h"
 
 #include <algorithm>
-#include <cstring>
 #include <random>
 
 #include "formats/images/image_folder.h"
@@ -39,16 +38,6 @@ void check_against_input(const Tensor& t, const ValueInfo& input, bool samples_f
          shape_to_string(t.shape()), source);
 }
 
-// Rows [begin, end) of the first axis.
-Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
-  Shape s = t.shape();
-  s[0] = end - begin;
-  Tensor out = Tensor::uninitialized(t.dtype(), s);
-  const size_t row_bytes = t.dim(0) ? t.nbytes() / static_cast<size_t>(t.dim(0)) : 0;
-  std::memcpy(out.raw(), t.raw() + static_cast<size_t>(begin) * row_bytes, static_cast<size_t>(end - begin) * row_bytes);
-  return out;
-}
-
 std::vector<InputBatch> split(const std::map<std::string, Tensor>& arrays, const Graph& graph, const CalibrationLoad& options,
                               const std::string& source) {
   int64_t samples = -1, batch = options.batch_size;
@@ -73,7 +62,7 @@ std::vector<InputBatch> split(const std::map<std::string, Tensor>& arrays, const
     const int64_t e = std::min(b + batch, samples);
     if (fixed_batch && e - b < batch) break;
     InputBatch ib;
-    for (const auto& input : graph.inputs) ib[input.name] = rows(arrays.at(input.name), b, e);
+    for (const auto& input : graph.inputs) ib[input.name] = arrays.at(input.name).rows(b, e);
     batches.push_back(std::move(ib));
   }
   if (batches.empty()) fail("calibration data in {}: {} samples do not fill one batch of {}", source, samples, batch);

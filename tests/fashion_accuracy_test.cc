@@ -3,7 +3,6 @@
 // within 0.3 points of its float top-1, the transformer within 1 point. Prints both figures.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <filesystem>
 
 #include "formats/datasets/idx.h"
@@ -18,22 +17,13 @@ namespace {
 
 const std::filesystem::path kData = "/usr/share/datasets/fashion-mnist";
 
-Tensor rows(const Tensor& t, int64_t begin, int64_t end) {
-  Shape s = t.shape();
-  s[0] = end - begin;
-  Tensor out(t.dtype(), s);
-  const size_t row = t.nbytes() / static_cast<size_t>(t.dim(0));
-  std::memcpy(out.raw(), t.raw() + static_cast<size_t>(begin) * row, static_cast<size_t>(end - begin) * row);
-  return out;
-}
-
 Top1 evaluate(const Model& m, const Tensor& images, const Tensor& labels) {
   const Executor exec(m, {.threads = 2});
   Top1 total;
   // Batches of 100 keep the int64 temporaries of the requantization chain in the buffer cache.
   for (int64_t b = 0; b < images.dim(0); b += 100) {
     const int64_t e = std::min<int64_t>(b + 100, images.dim(0));
-    const Top1 part = top1_accuracy(exec.run({{"input", rows(images, b, e)}})[0], rows(labels, b, e));
+    const Top1 part = top1_accuracy(exec.run({{"input", images.rows(b, e)}})[0], labels.rows(b, e));
     total.correct += part.correct;
     total.total += part.total;
   }
@@ -46,11 +36,11 @@ TEST_P(FashionAccuracy, W8A8CloseToFloat) {
   if (!std::filesystem::exists(kData / "t10k-images-idx3-ubyte.gz")) GTEST_SKIP() << "dataset-fashion-mnist not installed";
   const Tensor test_images = normalize_fashion_mnist(read_idx(kData / "t10k-images-idx3-ubyte.gz"));
   const Tensor test_labels = read_idx(kData / "t10k-labels-idx1-ubyte.gz");
-  const Tensor calib = normalize_fashion_mnist(rows(read_idx(kData / "train-images-idx3-ubyte.gz"), 0, 500));
+  const Tensor calib = normalize_fashion_mnist(read_idx(kData / "train-images-idx3-ubyte.gz").rows(0, 500));
   const Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
   CompressOptions options;
   options.budget = parse_budget("bits=8");
-  for (int64_t b = 0; b < 500; b += 100) options.calibration.push_back({{"input", rows(calib, b, b + 100)}});
+  for (int64_t b = 0; b < 500; b += 100) options.calibration.push_back({{"input", calib.rows(b, b + 100)}});
   options.threads = 2;
   const CompressResult r = compress_model(model, options);
   const Top1 float_top1 = evaluate(model, test_images, test_labels);

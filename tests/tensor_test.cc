@@ -81,4 +81,16 @@ TEST(Half, KnownBitPatterns) {
 }
 
 }  // namespace
+TEST(Tensor, RowsCopiesARangeOfTheFirstAxis) {
+  const Tensor t = Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, 5, 6, 7}, {4, 2});
+  const Tensor mid = t.rows(1, 3);
+  EXPECT_EQ(mid.shape(), (Shape{2, 2}));
+  EXPECT_EQ(mid.data<int32_t>()[0], 2);
+  EXPECT_EQ(mid.data<int32_t>()[3], 5);
+  EXPECT_FALSE(mid.shares_storage_with(t));
+  EXPECT_EQ(t.rows(3, 10).shape(), (Shape{1, 2}));  // end clamped to the row count
+  EXPECT_THROW(t.rows(3, 2), Error);
+  EXPECT_THROW(Tensor::scalar<float>(1.0f).rows(0, 1), Error);
+}
+
 }  // namespace dyad

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "lib/exec/executor.h"
@@ -14,17 +13,7 @@ namespace {
 // The first `n` samples of a batch (every input sliced along its first axis).
 std::map<std::string, Tensor> first_samples(const std::map<std::string, Tensor>& batch, int64_t n) {
   std::map<std::string, Tensor> out;
-  for (const auto& [name, t] : batch) {
-    if (t.rank() == 0 || t.dim(0) <= n) {
-      out[name] = t;
-      continue;
-    }
-    Shape s = t.shape();
-    s[0] = n;
-    Tensor part = Tensor::uninitialized(t.dtype(), s);
-    std::memcpy(part.raw(), t.raw(), t.nbytes() / static_cast<size_t>(t.dim(0)) * static_cast<size_t>(n));
-    out[name] = std::move(part);
-  }
+  for (const auto& [name, t] : batch) out[name] = t.rank() == 0 ? t : t.rows(0, n);
   return out;
 }
 

@@ -99,6 +99,18 @@ Tensor::Tensor(DType dtype, Shape shape, bool zero) : dtype_(dtype), shape_(std:
 
 Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
 
+Tensor Tensor::rows(int64_t begin, int64_t end) const {
+  if (rank() == 0) fail("rows of a scalar");
+  end = std::min(end, dim(0));
+  if (begin < 0 || begin > end) fail("rows [{}, {}) of a tensor with {} rows", begin, end, dim(0));
+  Shape s = shape_;
+  s[0] = end - begin;
+  Tensor out = uninitialized(dtype_, s);
+  const size_t row_bytes = dim(0) ? nbytes() / static_cast<size_t>(dim(0)) : 0;
+  std::memcpy(out.raw(), raw() + static_cast<size_t>(begin) * row_bytes, static_cast<size_t>(end - begin) * row_bytes);
+  return out;
+}
+
 Tensor Tensor::reshaped(Shape shape) const {
   Tensor t = *this;
   t.numel_ = shape_numel(shape);

@@ -63,6 +63,9 @@ class Tensor {
   Tensor reshaped(Shape shape) const;
   // Deep copy.
   Tensor clone() const;
+  // A copy of entries [begin, end) along the first axis (samples of a batch); end is clamped to
+  // the first dimension.
+  Tensor rows(int64_t begin, int64_t end) const;
   // Detach from other holders of the buffer before writing in place.
   void make_unique_storage();
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }

@@ -55,7 +55,9 @@ class IntegerGraphBuilder {
   QValue quantized(const std::string& float_name);
   QValue quantized_constant(const std::string& name);
   void ensure_float(const std::string& float_name);
-  int64_t known_rank(const std::string& name) const;  // -1 if unknown
+  const ValueInfo* value_info(const std::string& name) const;  // from shape inference, or the graph's inputs/outputs
+  int64_t known_rank(const std::string& name) const;        // -1 if unknown
+  int64_t channel_count(const std::string& name) const;     // dimension 1, or -1 if unknown
   bool is_last_axis(const std::string& name, int64_t axis) const;
 
   // --- requantization

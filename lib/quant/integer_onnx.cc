@@ -108,15 +108,22 @@ void IntegerGraphBuilder::ensure_float(const std::string& float_name) {
   available_.insert(float_name);
 }
 
+const ValueInfo* IntegerGraphBuilder::value_info(const std::string& name) const {
+  if (const ValueInfo* vi = g_.find_value_info(name)) return vi;
+  for (const auto* list : {&g_.inputs, &g_.outputs})
+    for (const auto& v : *list)
+      if (v.name == name) return &v;
+  return nullptr;
+}
+
 int64_t IntegerGraphBuilder::known_rank(const std::string& name) const {
-  const ValueInfo* vi = g_.find_value_info(name);
-  if (!vi) {
-    for (const auto& v : g_.inputs)
-      if (v.name == name) vi = &v;
-    for (const auto& v : g_.outputs)
-      if (v.name == name) vi = &v;
-  }
+  const ValueInfo* vi = value_info(name);
   return vi && vi->has_shape ? static_cast<int64_t>(vi->dims.size()) : -1;
+}
+
+int64_t IntegerGraphBuilder::channel_count(const std::string& name) const {
+  const ValueInfo* vi = value_info(name);
+  return vi && vi->has_shape && vi->dims.size() > 1 && vi->dims[1].known() ? vi->dims[1].value : -1;
 }
 
 bool IntegerGraphBuilder::is_last_axis(const std::string& name, int64_t axis) const {

@@ -10,16 +10,6 @@ namespace dyad::integer_emit {
 
 namespace {
 
-// The size of dimension 1 (channels) from shape inference, or -1 if unknown.
-int64_t channel_count(const Graph& g, const std::string& name) {
-  const ValueInfo* vi = g.find_value_info(name);
-  if (!vi) {
-    for (const auto& v : g.inputs)
-      if (v.name == name) vi = &v;
-  }
-  return vi && vi->has_shape && vi->dims.size() > 1 && vi->dims[1].known() ? vi->dims[1].value : -1;
-}
-
 // Output quantization of the integer Softmax: probabilities in [0, 1] as k / 255.
 constexpr ActivationQuant kProbabilityQuant{1.0f / 255.0f, 0};
 // Fixed-point precision of the Softmax exp table: exp(-d s_x) * 2^20.
@@ -42,13 +32,13 @@ bool IntegerGraphBuilder::emit_mean(const Node& n, const std::vector<int64_t>& a
   float lo, hi;
   const std::string result = fold_activation(n.outputs[0], lo, hi);
   const ActivationQuant q = quant_for(result);
-  const double real = static_cast<double>(quantized(n.inputs[0]).q.scale) / q.scale;
+  const QValue x = quantized(n.inputs[0]);
+  const double real = static_cast<double>(x.q.scale) / q.scale;
   if (!dyadic_multiplier_valid(real)) return false;
   DyadicMultiplier dm = dyadic_from_real(real);
   // Keep 2^s * count inside int64 for counts up to 2^21.
   constexpr int kMaxShift = 40;
   if (dm.s > kMaxShift) dm = {static_cast<int32_t>(dm.m >> (dm.s - kMaxShift)), kMaxShift};
-  const QValue x = quantized(n.inputs[0]);
   const std::string base = n.outputs[0];
   const std::string wide = fresh(base + "_i64"), sum = fresh(base + "_sum"), shape = fresh(base + "_shape"),
                     dims = fresh(base + "_dims"), count = fresh(base + "_count"), zero_sum = fresh(base + "_zero_sum"),
@@ -87,7 +77,7 @@ bool IntegerGraphBuilder::emit_reduce_mean(const Node& n) {
 
 bool IntegerGraphBuilder::emit_average_pool(const Node& n) {
   // Unpadded 2-D average pooling: a depthwise ConvInteger of ones sums each window.
-  const int64_t channels = channel_count(g_, n.inputs[0]);
+  const int64_t channels = channel_count(n.inputs[0]);
   const auto kernel = n.get_ints("kernel_shape");
   const auto pads = n.get_ints("pads", {0, 0, 0, 0});
   if (channels <= 0 || known_rank(n.inputs[0]) != 4 || kernel.size() != 2 || n.get_int("ceil_mode", 0) != 0 || n.get_string("auto_pad", "NOTSET") != "NOTSET" ||
