@@ -28,6 +28,7 @@ BenchArgs parse_bench_args(int argc, char** argv, int default_repeats) {
     else if (a == "--repeats" && i + 1 < argc) args.repeats = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) args.only = argv[++i];
     else if (a == "--profile") args.profile = true;
+    else if (a == "--profile-nodes") args.profile = args.profile_nodes = true;
   }
   return args;
 }
@@ -39,8 +40,9 @@ fs::path cache_dir() {
 
 fs::path ocr_assets() { return cache_dir() / "ocr-models" / "node_modules" / "@gutenye" / "ocr-models" / "assets"; }
 
-double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats, bool profile) {
-  Executor exec(model, {.threads = threads, .profile = profile});
+double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs, int threads, int repeats, bool profile,
+                  bool profile_nodes) {
+  Executor exec(model, {.threads = threads, .profile = profile, .profile_nodes = profile_nodes});
   for (int i = 0; i < 3; ++i) exec.run(inputs);  // warm up caches and the thread pool
   std::vector<double> ms;
   for (int i = 0; i < repeats; ++i) {
@@ -49,7 +51,7 @@ double time_ours(const Model& model, const std::map<std::string, Tensor>& inputs
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   for (const OpProfile& p : exec.profile())
-    std::printf("    %-22s %9.3f ms/run %6lld calls/run\n", p.op_type.c_str(), p.milliseconds / (repeats + 3),
+    std::printf("    %-40s %9.3f ms/run %6lld calls/run\n", p.op_type.c_str(), p.milliseconds / (repeats + 3),
                 static_cast<long long>(p.calls / (repeats + 3)));
   return median(ms);
 }

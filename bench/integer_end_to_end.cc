@@ -1,7 +1,7 @@
 // End to end: Dyad's executor on the W8A8 integer-only model against ONNX Runtime on (a) the
 // float model and (b) Dyad's QDQ form of the same quantization, same input and threads, one run.
 //
-//   integer_end_to_end [--threads N] [--repeats R] [--only NAME] [--profile]
+//   integer_end_to_end [--threads N] [--repeats R] [--only NAME] [--profile | --profile-nodes]
 //
 // Also times ORT on the integer-only model itself, for reference. Ratios below 1 mean Dyad is
 // faster. The W8A8 issue's goal is "faster than both".
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     const Tensor input = read_npy(c.input).rows(0, c.batch);
     write_npy(input, tmp / "input.npy");
     const std::string name = model.graph.inputs[0].name;
-    const double ours = time_ours(int8, {{name, input}}, threads, repeats, profile);
+    const double ours = time_ours(int8, {{name, input}}, threads, repeats, profile, args.profile_nodes);
     const double ort_float = time_ort(c.model, name, tmp / "input.npy", threads, repeats);
     const double ort_qdq = time_ort(tmp / "qdq.onnx", name, tmp / "input.npy", threads, repeats);
     const double ort_int8 = time_ort(tmp / "int8.onnx", name, tmp / "input.npy", threads, repeats);

@@ -1,4 +1,5 @@
 // Packing, dispatch and path counting for the integer GEMM variants.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -93,6 +94,28 @@ QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k,
     const uint8_t* src = x + r * ldx;
     uint8_t* dst = p.data.data() + (r / 4) * n * 4 + r % 4;
     for (int64_t c = 0; c < n; ++c) dst[c * 4] = src[c];
+  }
+  return p;
+}
+
+QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx) {
+  QPackedActivations p;
+  p.isa = isa;
+  p.k = k;
+  p.n = n;
+  if (isa == QIsa::Reference) {
+    p.data.resize(static_cast<size_t>(k * n));
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t r = 0; r < k; ++r) p.data[static_cast<size_t>(r * n + c)] = xt[c * ldx + r];
+    return p;
+  }
+  // [K/4][N][4]: a column's four k are adjacent in its row of xt, so whole groups copy at once.
+  const int64_t k4 = round_up(k, 4) / 4;
+  p.data.assign(static_cast<size_t>(k4 * n * 4), 0);
+  for (int64_t c = 0; c < n; ++c) {
+    const uint8_t* src = xt + c * ldx;
+    for (int64_t q = 0; q < k4; ++q)
+      std::memcpy(p.data.data() + (q * n + c) * 4, src + q * 4, static_cast<size_t>(std::min<int64_t>(4, k - q * 4)));
   }
   return p;
 }

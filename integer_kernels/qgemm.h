@@ -43,6 +43,9 @@ struct QPackedActivations {
   std::vector<uint8_t> data;
 };
 QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
+// The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations
+// A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
+QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx);
 
 enum class QOutput { UInt8, Int8, Int32 };
 

@@ -8,30 +8,20 @@
 #include <cstring>
 
 #include "integer_kernels/qgemm_internal.h"
+#include "integer_kernels/requantize_avx512.h"
 
 namespace dyad::qgemm_detail {
 
-bool avx512vnni_cpu() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni"); }
+// BW and VL too: this file and the depthwise kernel are compiled with them.
+bool avx512vnni_cpu() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512vnni");
+}
 
 namespace {
 
 inline __mmask16 lane_mask(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : count <= 0 ? 0 : static_cast<__mmask16>((1u << count) - 1);
-}
-
-// dyadic_requantize on sixteen int32 lanes; returns int32 lanes in [qmin, qmax].
-inline __m512i requantize16(__m512i acc, DyadicMultiplier d, int32_t zero_point, int32_t qmin, int32_t qmax) {
-  const __m512i m = _mm512_set1_epi64(d.m);
-  const __m512i round = _mm512_set1_epi64(d.s > 0 ? (int64_t{1} << (d.s - 1)) : 0);
-  const __m128i shift = _mm_cvtsi32_si128(d.s);
-  const __m512i zp = _mm512_set1_epi64(zero_point), lo = _mm512_set1_epi64(qmin), hi = _mm512_set1_epi64(qmax);
-  auto finish = [&](__m512i p) {
-    const __m512i r = _mm512_add_epi64(_mm512_sra_epi64(_mm512_add_epi64(p, round), shift), zp);
-    return _mm512_min_epi64(_mm512_max_epi64(r, lo), hi);
-  };
-  const __m512i even = finish(_mm512_mul_epi32(acc, m));                         // lanes 0, 2, 4, ...
-  const __m512i odd = finish(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m));  // lanes 1, 3, 5, ...
-  return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFF)), _mm512_slli_epi64(odd, 32));
 }
 
 struct Epilogue {

@@ -89,6 +89,22 @@ TEST(Qgemm, OptimisedVariantsMatchTheReferenceBitForBit) {
   }
 }
 
+TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
+  std::mt19937 rng(5);
+  for (int i = 0; i < kQIsaCount; ++i) {
+    const QIsa isa = static_cast<QIsa>(i);
+    for (int64_t k : {1, 3, 4, 7, 13}) {
+      const int64_t n = 11, ldx = k + 2;  // rows of xt with a gap after each
+      std::vector<uint8_t> xt(static_cast<size_t>(n * ldx)), x(static_cast<size_t>(k * n));
+      for (auto& v : xt) v = static_cast<uint8_t>(rng());
+      for (int64_t r = 0; r < k; ++r)
+        for (int64_t c = 0; c < n; ++c) x[static_cast<size_t>(r * n + c)] = xt[static_cast<size_t>(c * ldx + r)];
+      EXPECT_EQ(qgemm_pack_activations_transposed(isa, xt.data(), k, n, ldx).data, qgemm_pack_activations(isa, x.data(), k, n, n).data)
+          << qisa_name(isa) << " k=" << k;
+    }
+  }
+}
+
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {
   // K large enough that 255 * 127 * K passes 2^31: the int32 accumulator wraps in every variant.
   std::mt19937 rng(11);

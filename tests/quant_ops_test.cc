@@ -107,6 +107,41 @@ TEST(MatMulInteger, SubtractsZeroPoints) {
   EXPECT_EQ(y.data<int32_t>()[0], -760);
 }
 
+TEST(MatMulInteger, ConstantInt8WeightsOnTheGemmKernelsMatchANaiveSum) {
+  // uint8 activations (batched, with a zero point) times a constant int8 [K, N] weight: the
+  // W8A8 linear layer, which runs on the integer GEMM kernels in row blocks (N > one block).
+  std::mt19937 rng(21);
+  for (const auto& [k, n] : {std::pair<int64_t, int64_t>{37, 300}, {5, 7}, {128, 513}}) {
+    const int64_t batch = 2, m = 3;
+    std::vector<uint8_t> av(static_cast<size_t>(batch * m * k));
+    std::vector<int8_t> bv(static_cast<size_t>(k * n));
+    for (auto& v : av) v = static_cast<uint8_t>(rng());
+    for (auto& v : bv) v = static_cast<int8_t>(rng());
+    const Tensor a = Tensor::from_vector<uint8_t>(av, {batch, m, k});
+    const Tensor y = run(one_node("MatMulInteger", a, {{"b", Tensor::from_vector<int8_t>(bv, {k, n})}, {"az", Tensor::scalar<uint8_t>(131)}}), a);
+    ASSERT_EQ(y.shape(), (Shape{batch, m, n}));
+    for (int64_t r = 0; r < batch * m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t exact = 0;
+        for (int64_t kk = 0; kk < k; ++kk) exact += (int64_t{av[static_cast<size_t>(r * k + kk)]} - 131) * bv[static_cast<size_t>(kk * n + j)];
+        ASSERT_EQ(y.data<int32_t>()[r * n + j], exact) << "k=" << k << " n=" << n << " at " << r << "," << j;
+      }
+  }
+}
+
+TEST(QuantizeLinear, PerTensorUint8RoundsHalfToEvenAndSaturates) {
+  // The input quantizer's typed path: x / 0.5 = {0.5, 2.5, 4.5, -0.5, -3.5, 2000, -2000} rounds
+  // half to even to {0, 2, 4, 0, -4, ...}, plus 3, saturated to [0, 255].
+  const Tensor x = Tensor::from_vector<float>({0.25f, 1.25f, 2.25f, -0.25f, -1.75f, 1000.0f, -1000.0f}, {7});
+  const Tensor y = run(one_node("QuantizeLinear", x, {{"s", Tensor::scalar<float>(0.5f)}, {"z", Tensor::scalar<uint8_t>(3)}}), x);
+  EXPECT_EQ(y.dtype(), DType::UInt8);
+  EXPECT_EQ(y.to_int64_vector(), (std::vector<int64_t>{3, 5, 7, 3, 0, 255, 0}));
+  const Tensor back = run(one_node("DequantizeLinear", y, {{"s", Tensor::scalar<float>(0.5f)}, {"z", Tensor::scalar<uint8_t>(3)}}), y);
+  EXPECT_EQ(back.dtype(), DType::Float32);
+  const std::vector<float> expected{0.0f, 1.0f, 2.0f, 0.0f, -1.5f, 126.0f, -1.5f};
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(back.data<float>()[i], expected[static_cast<size_t>(i)]) << i;
+}
+
 TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
   // uint8 x int8 without a weight zero point runs on the integer GEMM kernels; compare with a
   // direct int64 sum over random geometries, groups and zero points.

@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "lib/exec/float16_upcast.h"
 #include "lib/exec/fuse_integer.h"
 #include "lib/ir/inline_functions.h"
@@ -273,8 +275,11 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObs
     if (needs_float16_upcast(ctx)) run_with_float16_upcast(ctx, step.kernel);
     else step.kernel(ctx);
     if (options_.profile) {
-      OpProfile& p = profile_[step.node->op_type];
-      p.op_type = step.node->op_type;
+      const std::string key = options_.profile_nodes && ctx.outputs[0].defined()
+                                  ? fmt::format("{} {}", step.node->label(), shape_to_string(ctx.outputs[0].shape()))
+                                  : step.node->op_type;
+      OpProfile& p = profile_[key];
+      p.op_type = key;
       p.milliseconds += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       ++p.calls;
     }

@@ -25,6 +25,7 @@ namespace dyad {
 struct ExecOptions {
   int threads = 0;  // 0: all cores
   bool profile = false;  // accumulate wall time per op type (see Executor::profile())
+  bool profile_nodes = false;  // with profile: one entry per node (label and output shape) instead
   // Apply a Relu or constant Clip inside the Conv before it (as ONNX Runtime's FusedConv does).
   // The pre-activation value is then never materialized, so calibration turns this off.
   bool fuse_activations = true;

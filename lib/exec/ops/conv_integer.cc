@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "integer_kernels/qdepthwise.h"
 #include "integer_kernels/qgemm.h"
 #include "lib/exec/ops/conv_geometry.h"
 #include "lib/exec/ops/node_cache.h"
@@ -51,8 +52,23 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   const QIsa isa = qgemm_isa_best();
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
   const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
-  const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
   Tensor y = Tensor::uninitialized(stage ? DType::UInt8 : DType::Int32, std::move(out_shape));
+  if (group == C && Mg == 1 && g.in.size() == 2) {  // depthwise: its own kernel, one plane per call
+    const QDepthwiseShape s{g.in[0],     g.in[1],     g.out[0],         g.out[1],         g.kernel[0],   g.kernel[1],
+                            g.stride[0], g.stride[1], g.pad_begin[0],   g.pad_begin[1],   g.dilation[0], g.dilation[1]};
+    const size_t out_bytes = stage ? 1 : 4;
+    parallel_for(N * C, K * out_size, [&](int64_t b, int64_t e) {
+      for (int64_t item = b; item < e; ++item) {
+        const int64_t ch = item % C;
+        QDepthwiseOutput out;
+        if (stage) out = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_point, stage->qmin, stage->qmax};
+        qdepthwise_conv2d(isa, s, x.data<uint8_t>() + item * in_size, x_zero_point, w.data<int8_t>() + ch * K, out,
+                          static_cast<uint8_t*>(y.raw()) + item * out_size * out_bytes);
+      }
+    });
+    return y;
+  }
+  const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
   parallel_for(N * group, Mg * K * out_size, [&](int64_t b, int64_t e) {
     std::vector<uint8_t> col(static_cast<size_t>(K * out_size));
     for (int64_t item = b; item < e; ++item) {

@@ -3,7 +3,9 @@
 // standard ONNX ops when a model's function is the canonical definition, node for node; each
 // kernel computes the very integers the body does, in one pass instead of ten int64 tensors.
 // tests/dyad_functions_test.cc checks every kernel against the inlined body on random inputs.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "lib/exec/ops/broadcast.h"
 #include "lib/exec/ops/registry_fwd.h"
@@ -98,26 +100,54 @@ bool channel_split(const KernelContext& c, const Shape& shape, int64_t& outer, i
   }
   outer = inner = 1;
   for (int d = 0; d < static_cast<int>(shape.size()); ++d) {
-    if (axis < 0 || d < axis) outer *= shape[static_cast<size_t>(d)];
-    else if (d > axis) inner *= shape[static_cast<size_t>(d)];
+    if (d < axis) outer *= shape[static_cast<size_t>(d)];
+    else if (d > axis) inner *= shape[static_cast<size_t>(d)];  // all of it when every parameter is a scalar
   }
   return true;
+}
+
+// One channel's parameters, with D = 2^shift (shift < 0: D is not a power of two).
+struct ChannelParams {
+  int64_t m, d, h, zp, lo, hi;
+  int shift;
+};
+
+template <typename Acc>
+inline uint8_t requant_one(Acc a, const ChannelParams& p) {
+  const int64_t t = wrap_add(wrap_mul(a, p.m), p.h);
+  return clamp_to_uint8(p.shift >= 0 ? t >> p.shift : floor_div(t, p.d), p.zp, p.lo, p.hi);
 }
 
 template <typename Acc>
 void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, int64_t channels, int64_t inner, uint8_t* out) {
   auto param = [&](size_t i, int64_t ch) { return c.in(i).data<int64_t>()[c.in(i).numel() == 1 ? 0 : ch]; };
-  parallel_for(outer * channels, inner * 4, [&](int64_t s, int64_t e) {
-    for (int64_t oc = s; oc < e; ++oc) {
-      const int64_t ch = oc % channels;
-      const int64_t m = param(1, ch), d = param(2, ch), h = param(3, ch), zp = param(4, ch), lo = param(5, ch), hi = param(6, ch);
+  std::vector<ChannelParams> params(static_cast<size_t>(channels));
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    ChannelParams& p = params[static_cast<size_t>(ch)];
+    p = {param(1, ch), param(2, ch), param(3, ch), param(4, ch), param(5, ch), param(6, ch), -1};
+    if (p.d > 0 && (p.d & (p.d - 1)) == 0) p.shift = __builtin_ctzll(static_cast<unsigned long long>(p.d));
+  }
+  if (inner == 1) {  // channels last (a matmul's columns): one row of channels at a time
+    parallel_for(outer, channels * 4, [&](int64_t s, int64_t e) {
+      for (int64_t o = s; o < e; ++o)
+        for (int64_t ch = 0; ch < channels; ++ch) out[o * channels + ch] = requant_one(acc[o * channels + ch], params[static_cast<size_t>(ch)]);
+    });
+    return;
+  }
+  // Planes of `inner` values sharing one channel's parameters, cut into blocks so that a single
+  // large plane still spreads over the threads.
+  constexpr int64_t kBlock = 4096;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
+  parallel_for(outer * channels * blocks, kBlock * 4, [&](int64_t s, int64_t e) {
+    for (int64_t item = s; item < e; ++item) {
+      const int64_t oc = item / blocks, begin = (item % blocks) * kBlock, end = std::min(inner, begin + kBlock);
+      const ChannelParams p = params[static_cast<size_t>(oc % channels)];
       const Acc* a = acc + oc * inner;
       uint8_t* o = out + oc * inner;
-      if (d > 0 && (d & (d - 1)) == 0) {  // D = 2^s: the floor division is an arithmetic shift
-        const int shift = __builtin_ctzll(static_cast<unsigned long long>(d));
-        for (int64_t i = 0; i < inner; ++i) o[i] = clamp_to_uint8(wrap_add(wrap_mul(a[i], m), h) >> shift, zp, lo, hi);
+      if (p.shift >= 0) {  // D = 2^s: the floor division is an arithmetic shift
+        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to_uint8(wrap_add(wrap_mul(a[i], p.m), p.h) >> p.shift, p.zp, p.lo, p.hi);
       } else {
-        for (int64_t i = 0; i < inner; ++i) o[i] = clamp_to_uint8(floor_div(wrap_add(wrap_mul(a[i], m), h), d), zp, lo, hi);
+        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to_uint8(floor_div(wrap_add(wrap_mul(a[i], p.m), p.h), p.d), p.zp, p.lo, p.hi);
       }
     }
   });
@@ -157,7 +187,16 @@ void op_dyadic_add(KernelContext& c) {
     const uint8_t *a = c.in(0).data<uint8_t>(), *b = c.in(1).data<uint8_t>();
     Tensor y = Tensor::uninitialized(DType::UInt8, shape);
     uint8_t* out = y.data<uint8_t>();
+    const bool power_of_two = p[6] > 0 && (p[6] & (p[6] - 1)) == 0;
+    const int shift = power_of_two ? __builtin_ctzll(static_cast<unsigned long long>(p[6])) : 0;
     parallel_for(y.numel(), 8, [&](int64_t s, int64_t e) {
+      if (power_of_two) {  // the usual D = 2^s: an arithmetic shift, and the loop vectorizes
+        for (int64_t i = s; i < e; ++i) {
+          const int64_t sum = wrap_add(wrap_mul(a[i] - p[2], p[3]), wrap_mul(b[i] - p[4], p[5]));
+          out[i] = clamp_to_uint8(wrap_add(sum, p[7]) >> shift, p[8], p[9], p[10]);
+        }
+        return;
+      }
       for (int64_t i = s; i < e; ++i) {
         const int64_t sum = wrap_add(wrap_mul(a[i] - p[2], p[3]), wrap_mul(b[i] - p[4], p[5]));
         out[i] = clamp_to_uint8(floor_div(wrap_add(sum, p[7]), p[6]), p[8], p[9], p[10]);

@@ -1,7 +1,10 @@
 // Indexing (Gather, GatherElements) and reductions (Reduce*, ArgMax, ArgMin).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "lib/exec/ops/broadcast.h"
 #include "lib/exec/ops/registry_fwd.h"
@@ -114,6 +117,39 @@ std::vector<bool> reduced_axes(const KernelContext& c, int rank, bool axes_is_in
   return reduce;
 }
 
+// Reduces src viewed as [outer, reduced, inner] along `reduced` into dst [outer, inner].
+// Integer sums wrap (accumulated unsigned); float sums run in index order.
+template <Reduce kKind, typename T>
+void reduce_block(const T* src, T* dst, int64_t outer, int64_t reduced, int64_t inner) {
+  using Acc = typename std::conditional_t<std::is_integral_v<T> && kKind == Reduce::Sum, std::make_unsigned<T>,
+                                          std::type_identity<T>>::type;
+  auto combine = [](Acc a, T v) -> Acc {
+    if constexpr (kKind == Reduce::Max) return std::max<Acc>(a, v);
+    else if constexpr (kKind == Reduce::Min) return std::min<Acc>(a, v);
+    else return static_cast<Acc>(a + static_cast<Acc>(v));
+  };
+  parallel_for(outer * inner, reduced, [&](int64_t b, int64_t e) {
+    for (int64_t oi = b; oi < e;) {
+      const int64_t o = oi / inner, i0 = oi % inner, i1 = std::min(inner, i0 + (e - oi));
+      const T* in = src + o * reduced * inner;
+      T* out = dst + o * inner;
+      if (inner == 1) {
+        Acc a = static_cast<Acc>(in[0]);
+        for (int64_t r = 1; r < reduced; ++r) a = combine(a, in[r]);
+        out[0] = static_cast<T>(a);
+      } else {
+        std::vector<Acc> a(in + i0, in + i1);
+        for (int64_t r = 1; r < reduced; ++r)
+          for (int64_t i = i0; i < i1; ++i) a[static_cast<size_t>(i - i0)] = combine(a[static_cast<size_t>(i - i0)], in[r * inner + i]);
+        for (int64_t i = i0; i < i1; ++i) out[i] = static_cast<T>(a[static_cast<size_t>(i - i0)]);
+      }
+      if constexpr (kKind == Reduce::Mean)
+        for (int64_t i = i0; i < i1; ++i) out[i] /= static_cast<T>(reduced);
+      oi += i1 - i0;
+    }
+  });
+}
+
 template <Reduce kKind>
 void op_reduce(KernelContext& c) {
   const Tensor& x = c.in(0);
@@ -127,36 +163,26 @@ void op_reduce(KernelContext& c) {
     if (reduce[static_cast<size_t>(d)]) kept[static_cast<size_t>(d)] = 1;
     if (!reduce[static_cast<size_t>(d)] || keepdims) out_shape.push_back(kept[static_cast<size_t>(d)]);
   }
-  // Fast path: float Sum/Mean/Max/Min over one contiguous block of axes, i.e. x viewed as
-  // [outer, reduced, inner]; accumulates in float along `reduced` for each inner position.
+  // Fast path: Sum/Max/Min (and float Mean) over one contiguous block of axes, i.e. x viewed as
+  // [outer, reduced, inner], in the input's own type: float in the same order as the general
+  // loop, integers exact and wrapping as ONNX Runtime's integer reductions are.
   int first = -1, last = -1;
   for (int d = 0; d < rank; ++d)
     if (reduce[static_cast<size_t>(d)]) (first < 0 ? first : last) = d, last = d;
   bool contiguous = first >= 0;
   for (int d = first; contiguous && d <= last; ++d) contiguous = reduce[static_cast<size_t>(d)];
   constexpr bool kSimple = kKind == Reduce::Sum || kKind == Reduce::Mean || kKind == Reduce::Max || kKind == Reduce::Min;
-  if (kSimple && contiguous && x.dtype() == DType::Float32 && x.numel() > 0) {
+  const bool typed = x.dtype() == DType::Float32 ||
+                     (kKind != Reduce::Mean && (x.dtype() == DType::Int32 || x.dtype() == DType::Int64 || x.dtype() == DType::UInt8));
+  if (kSimple && contiguous && typed && x.numel() > 0) {
     int64_t outer = 1, reduced = 1, inner = 1;
     for (int d = 0; d < rank; ++d) (d < first ? outer : d <= last ? reduced : inner) *= x.dim(d);
     Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
-    const float* src = x.data<float>();
-    float* dst = y.data<float>();
-    parallel_for(outer, reduced * inner, [&](int64_t b, int64_t e) {
-      for (int64_t o = b; o < e; ++o) {
-        float* out = dst + o * inner;
-        const float* in = src + o * reduced * inner;
-        for (int64_t i = 0; i < inner; ++i) out[i] = in[i];
-        for (int64_t r = 1; r < reduced; ++r)
-          for (int64_t i = 0; i < inner; ++i) {
-            const float v = in[r * inner + i];
-            if constexpr (kKind == Reduce::Max) out[i] = std::max(out[i], v);
-            else if constexpr (kKind == Reduce::Min) out[i] = std::min(out[i], v);
-            else out[i] += v;
-          }
-        if constexpr (kKind == Reduce::Mean)
-          for (int64_t i = 0; i < inner; ++i) out[i] /= static_cast<float>(reduced);
-      }
-    });
+    auto run = [&](auto tag) { reduce_block<kKind>(x.data<decltype(tag)>(), y.data<decltype(tag)>(), outer, reduced, inner); };
+    if (x.dtype() == DType::Float32) run(float{});
+    else if (x.dtype() == DType::Int32) run(int32_t{});
+    else if (x.dtype() == DType::Int64) run(int64_t{});
+    else run(uint8_t{});
     c.outputs[0] = std::move(y);
     return;
   }

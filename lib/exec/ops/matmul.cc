@@ -1,8 +1,12 @@
 // Matrix products: Gemm, MatMul (batched, broadcasting), MatMulInteger, QLinearMatMul.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "integer_kernels/qgemm.h"
 #include "lib/exec/gemm.h"
 #include "lib/exec/sgemm_tile.h"
+#include "lib/exec/ops/node_cache.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
 #include "lib/exec/ops/registry_fwd.h"
@@ -161,9 +165,52 @@ void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, co
   else integer_matmul_typed(a.data<int8_t>(), b.data<int8_t>(), za, zb, p, out);
 }
 
+// uint8 activations times constant int8 weights (a W8A8 linear layer) on the integer GEMM
+// kernels: Y^T = B^T x A^T, with B^T packed once per node in blocks of rows the threads share,
+// then Y transposed back. False when the operands do not have that form.
+bool matmul_integer_kernels(const KernelContext& c, const Tensor& a, const Tensor& b, const MatMulPlan& p, int32_t* out) {
+  const QIsa isa = qgemm_isa_best();
+  const bool b_zero_point_zero = !c.has(3) || (c.in(3).numel() == 1 && c.in(3).get_as_int64(0) == 0);
+  if (isa == QIsa::Reference || a.dtype() != DType::UInt8 || b.dtype() != DType::Int8 || b.rank() != 2 || !c.input_is_constant(1) ||
+      !b_zero_point_zero || (c.has(2) && c.in(2).numel() != 1))
+    return false;
+  constexpr int64_t kRowBlock = 256;  // weight rows (output columns) per parallel item
+  const int64_t blocks = (p.n + kRowBlock - 1) / kRowBlock;
+  const auto& packed = derived_from_input<std::vector<QPackedWeights>>(c, 1, [&] {
+    std::vector<int8_t> bt(static_cast<size_t>(p.n * p.k));
+    for (int64_t kk = 0; kk < p.k; ++kk)
+      for (int64_t j = 0; j < p.n; ++j) bt[static_cast<size_t>(j * p.k + kk)] = b.data<int8_t>()[kk * p.n + j];
+    std::vector<QPackedWeights> result;
+    for (int64_t r0 = 0; r0 < p.n; r0 += kRowBlock)
+      result.push_back(qgemm_pack_weights(isa, bt.data() + r0 * p.k, std::min(kRowBlock, p.n - r0), p.k, p.k));
+    return result;
+  });
+  const int32_t a_zero_point = c.has(2) ? static_cast<int32_t>(c.in(2).get_as_int64(0)) : 0;
+  for (int64_t bi = 0; bi < p.batch; ++bi) {
+    const QPackedActivations acts =
+        qgemm_pack_activations_transposed(isa, a.data<uint8_t>() + p.a_offset[static_cast<size_t>(bi)], p.k, p.m, p.k);
+    int32_t* o = out + bi * p.m * p.n;
+    parallel_for(blocks, kRowBlock * p.k * p.m, [&](int64_t s, int64_t e) {
+      std::vector<int32_t> yt;
+      for (int64_t blk = s; blk < e; ++blk) {
+        const QPackedWeights& w = packed[static_cast<size_t>(blk)];
+        yt.resize(static_cast<size_t>(w.m * p.m));
+        qgemm(w, acts, a_zero_point, nullptr, 0, p.m, QOutput::Int32, {}, yt.data(), p.m);
+        for (int64_t i = 0; i < p.m; ++i)
+          for (int64_t r = 0; r < w.m; ++r) o[i * p.n + blk * kRowBlock + r] = yt[static_cast<size_t>(r * p.m + i)];
+      }
+    });
+  }
+  return true;
+}
+
 void op_matmul_integer(KernelContext& c) {
   const Tensor &a = c.in(0), &b = c.in(1);
   const MatMulPlan p = plan_matmul(c, a.shape(), b.shape());
+  if (Tensor y = Tensor::uninitialized(DType::Int32, p.out_shape); matmul_integer_kernels(c, a, b, p, y.data<int32_t>())) {
+    c.outputs[0] = std::move(y);
+    return;
+  }
   Tensor y(DType::Int32, p.out_shape);
   integer_matmul(c, a, b, c.has(2) ? &c.in(2) : nullptr, c.has(3) ? &c.in(3) : nullptr, p, y.data<int32_t>());
   c.outputs[0] = std::move(y);

@@ -1,5 +1,6 @@
 // QuantizeLinear and DequantizeLinear (per tensor, per axis, blocked), with ONNX's rounding:
 // round half to even, then saturate.
+#include <algorithm>
 #include <cmath>
 
 #include "lib/exec/ops/op_util.h"
@@ -55,6 +56,19 @@ void op_quantize_linear(KernelContext& c) {
   const bool saturate_float = dtype_is_float(x.dtype());
   if (!saturate_float) c.fail("input must be float, got {}", dtype_name(x.dtype()));
   Tensor y(out_type, x.shape());
+  if (x.dtype() == DType::Float32 && scale.numel() == 1 && scale.dtype() == DType::Float32 && out_type == DType::UInt8 &&
+      c.node.get_int("block_size", 0) == 0) {  // the input quantizer: the same arithmetic, typed
+    const float* in = x.data<float>();
+    const float s = scale.data<float>()[0];
+    const double z = zp ? static_cast<double>(zp->get_as_int64(0)) : 0.0;
+    uint8_t* out = y.data<uint8_t>();
+    parallel_for(x.numel(), 16, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        out[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(static_cast<double>(in[i] / s)) + z, 0.0, 255.0));
+    });
+    c.outputs[0] = std::move(y);
+    return;
+  }
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int64_t p = index(i);
     // Division in the input's precision, as the reference implementation does.
@@ -70,6 +84,21 @@ void op_dequantize_linear(KernelContext& c) {
   const Tensor* zp = c.has(2) ? &c.in(2) : nullptr;
   const QuantParamIndex index(c, x.shape(), scale.shape(), c.node.get_int("axis", 1), c.node.get_int("block_size", 0));
   Tensor y(scale.dtype() == DType::Float64 ? DType::Float64 : DType::Float32, x.shape());
+  if ((x.dtype() == DType::UInt8 || x.dtype() == DType::Int8) && scale.numel() == 1 && scale.dtype() == DType::Float32 &&
+      c.node.get_int("block_size", 0) == 0) {  // the output dequantizer: the same arithmetic, typed
+    const float s = scale.data<float>()[0];
+    const int64_t z = zp ? zp->get_as_int64(0) : 0;
+    float* out = y.data<float>();
+    auto run = [&](const auto* in) {
+      parallel_for(x.numel(), 4, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) out[i] = static_cast<float>(in[i] - z) * s;
+      });
+    };
+    if (x.dtype() == DType::UInt8) run(x.data<uint8_t>());
+    else run(x.data<int8_t>());
+    c.outputs[0] = std::move(y);
+    return;
+  }
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int64_t p = index(i);
     const int64_t z = zp ? zp->get_as_int64(p) : 0;

@@ -1,0 +1,32 @@
+// Dispatch and path counting for the integer depthwise convolution.
+#include "integer_kernels/qdepthwise.h"
+
+#include <atomic>
+
+#include "integer_kernels/qdepthwise_internal.h"
+
+namespace dyad {
+
+namespace {
+std::atomic<int64_t> g_calls[kQIsaCount];
+}  // namespace
+
+bool qdepthwise_supported(QIsa isa, const QDepthwiseShape& s) {
+  switch (isa) {
+    case QIsa::Avx512Vnni: return s.stride_w == 1 && qisa_supported(isa);
+    case QIsa::Avx2: return false;
+    default: return true;
+  }
+}
+
+void qdepthwise_conv2d(QIsa isa, const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
+                       const QDepthwiseOutput& out, void* y) {
+  if (!qdepthwise_supported(isa, s)) isa = QIsa::Reference;
+  g_calls[static_cast<int>(isa)].fetch_add(1, std::memory_order_relaxed);
+  if (isa == QIsa::Avx512Vnni) qdepthwise_detail::qu8_qs8_dwconv_16__avx512(s, x, x_zero_point, w, out, y);
+  else qdepthwise_detail::qu8_qs8_dwconv__ref(s, x, x_zero_point, w, out, y);
+}
+
+int64_t qdepthwise_calls(QIsa isa) { return g_calls[static_cast<int>(isa)].load(); }
+
+}  // namespace dyad
