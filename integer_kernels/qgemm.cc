@@ -4,6 +4,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "integer_kernels/qgemm_internal.h"
 #include "lib/ir/error.h"
@@ -17,6 +22,27 @@ namespace {
 std::atomic<int64_t> g_calls[kQIsaCount];
 
 int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
+
+// dst[4c + j] = rows[j][c] for c < n: four rows of X into the VNNI column groups. SSE2 (every
+// x86-64 CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
+void interleave4(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  int64_t c = 0;
+#if defined(__SSE2__)
+  for (; c + 16 <= n; c += 16) {
+    auto load = [&](int j) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + c)); };
+    const __m128i a = load(0), b = load(1), cc = load(2), d = load(3);
+    const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+    const __m128i cd_lo = _mm_unpacklo_epi8(cc, d), cd_hi = _mm_unpackhi_epi8(cc, d);
+    __m128i* out = reinterpret_cast<__m128i*>(dst + 4 * c);
+    _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
+    _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
+    _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
+  }
+#endif
+  for (; c < n; ++c)
+    for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
+}
 
 }  // namespace
 
@@ -76,25 +102,40 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
   return p;
 }
 
-QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx) {
-  QPackedActivations p;
+void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
   p.isa = isa;
   p.k = k;
   p.n = n;
-  if (isa == QIsa::Reference) {
-    p.data.resize(static_cast<size_t>(k * n));
-    for (int64_t r = 0; r < k; ++r) std::memcpy(p.data.data() + r * n, x + r * ldx, static_cast<size_t>(n));
-    return p;
+  // VNNI: [K/4][N][4], the four k of one column adjacent, as vpdpbusd reads them; padded k rows
+  // are packed as 0 (their weights are 0 too). Reference: plain [K][N].
+  p.data.resize(static_cast<size_t>(isa == QIsa::Reference ? k * n : round_up(k, 4) * n));
+}
+
+void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row) {
+  const int64_t n = p.n;
+  thread_local std::vector<uint8_t> scratch;
+  if (scratch.size() < static_cast<size_t>(5 * n)) scratch.resize(static_cast<size_t>(5 * n));
+  if (p.isa == QIsa::Reference) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      const uint8_t* src = row(r, scratch.data());
+      if (src != p.data.data() + r * n) std::memcpy(p.data.data() + r * n, src, static_cast<size_t>(n));
+    }
+    return;
   }
-  // VNNI: [K/4][N][4]: the four k of one column are adjacent, as vpdpbusd reads them. Padded k
-  // rows hold 0; their weights are 0 too, so they add nothing.
-  const int64_t k4 = round_up(k, 4) / 4;
-  p.data.assign(static_cast<size_t>(k4 * n * 4), 0);
-  for (int64_t r = 0; r < k; ++r) {
-    const uint8_t* src = x + r * ldx;
-    uint8_t* dst = p.data.data() + (r / 4) * n * 4 + r % 4;
-    for (int64_t c = 0; c < n; ++c) dst[c * 4] = src[c];
+  DYAD_CHECK(row_begin % 4 == 0);
+  uint8_t* zeros = scratch.data() + 4 * n;
+  std::memset(zeros, 0, static_cast<size_t>(n));
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += 4) {
+    const uint8_t* rows[4];
+    for (int64_t j = 0; j < 4; ++j) rows[j] = r0 + j < p.k ? row(r0 + j, scratch.data() + j * n) : zeros;
+    interleave4(rows, n, p.data.data() + r0 * n);
   }
+}
+
+QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx) {
+  QPackedActivations p;
+  qgemm_activations_reset(isa, k, n, p);
+  qgemm_pack_activation_rows(p, 0, isa == QIsa::Reference ? k : round_up(k, 4), [&](int64_t r, uint8_t*) { return x + r * ldx; });
   return p;
 }
 

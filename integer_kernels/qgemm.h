@@ -14,6 +14,7 @@
 // forces one, and qgemm_calls() counts calls per variant so tests can prove which paths ran.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "lib/quant/dyadic.h"
@@ -43,6 +44,13 @@ struct QPackedActivations {
   std::vector<uint8_t> data;
 };
 QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
+// Packing row by row, for callers that make X's rows on the fly (a convolution's im2col) or
+// repack many products into one buffer: reset once, then pack any split of the rows (in
+// multiples of four, which threads may share). row(r, scratch) returns row r's n bytes, either
+// in the caller's memory or written into `scratch` (n bytes, the caller's to fill).
+void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
+using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
+void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
 // The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations
 // A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx);

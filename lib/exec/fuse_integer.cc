@@ -53,11 +53,39 @@ bool is_dyadic_rescale(const Graph& g, const Node& rq, int64_t channels) {
   return true;
 }
 
+// The emitter's table lookup, Cast(x, to=INT32|INT64) read only by Gather(table, index) with a
+// constant 1-D table of at least 256 entries, becomes TableLookup(x, table): one pass reading x
+// directly (for uint8 x, no index can be out of range), no int32 index tensor in between.
+void fuse_table_lookups(Graph& g, std::set<size_t>& dead, int& fused) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& cast = g.nodes[i];
+    if (cast.op_type != "Cast" || !cast.domain.empty() || cast.inputs.size() != 1 || dead.count(i)) continue;
+    const int64_t to = cast.get_int("to", 0);
+    if (to != static_cast<int64_t>(DType::Int32) && to != static_cast<int64_t>(DType::Int64)) continue;
+    const int gather_index = sole_reader(g, cast.outputs[0]);
+    if (gather_index < 0) continue;
+    const Node& gather = g.nodes[static_cast<size_t>(gather_index)];
+    const Tensor* table = gather.inputs.empty() ? nullptr : constant(g, gather.inputs[0]);
+    if (gather.op_type != "Gather" || !gather.domain.empty() || gather.inputs.size() != 2 || gather.inputs[1] != cast.outputs[0] ||
+        gather.get_int("axis", 0) != 0 || !table || table->rank() != 1 || table->numel() < 256)
+      continue;
+    Node lookup = gather;
+    lookup.op_type = "TableLookup";
+    lookup.domain = kExecDomain;
+    lookup.inputs = {cast.inputs[0], gather.inputs[0]};
+    lookup.attrs = cast.attrs;  // `to`: the kernel applies the Cast's conversion to other index types
+    g.nodes[static_cast<size_t>(gather_index)] = std::move(lookup);
+    dead.insert(i);
+    ++fused;
+  }
+}
+
 }  // namespace
 
 int fuse_integer_layers(Graph& g) {
   int fused = 0;
   std::set<size_t> dead;
+  fuse_table_lookups(g, dead, fused);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& conv = g.nodes[i];
     if (conv.op_type != "ConvInteger" || !conv.domain.empty() || conv.inputs.size() != 3) continue;

@@ -7,12 +7,15 @@
 // bias and the dyadic rescale in their output stage: one pass instead of three, no int32 tensor
 // in between. The fused node computes the same integers (lib/quant/dyadic.h is the rescale of
 // both); the intermediate values are simply never materialised.
+//
+// Also: a table lookup Cast(x_u8 → int32) + Gather(table[256+] const, ·) becomes one
+// ai.dyad.exec.TableLookup(x, table) that indexes with x's bytes directly.
 #pragma once
 #include "lib/ir/graph.h"
 
 namespace dyad {
 
-// Rewrites every matching triple in g (not inside subgraphs); returns how many it fused.
+// Rewrites every matching pattern in g (not inside subgraphs); returns how many it fused.
 int fuse_integer_layers(Graph& g);
 
 inline constexpr const char* kExecDomain = "ai.dyad.exec";

@@ -80,49 +80,45 @@ WindowGeometry window_geometry(const KernelContext& ctx, const std::vector<int64
 }
 
 template <typename T>
-void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col, int64_t col_stride) {
-  const int64_t in_size = g.in_size(), out_size = g.out_size(), ksize = g.kernel_size();
-  if (col_stride == 0) col_stride = out_size;
-  const size_t rank = g.in.size();
-  if (rank == 2) {
+void im2col_row(const WindowGeometry& g, const T* x, int64_t row, T pad, T* dst) {
+  const int64_t in_size = g.in_size(), ksize = g.kernel_size();
+  if (g.in.size() == 2) {
     const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1], KH = g.kernel[0], KW = g.kernel[1];
     const int64_t sh = g.stride[0], sw = g.stride[1], dh = g.dilation[0], dw = g.dilation[1];
     const int64_t ph = g.pad_begin[0], pw = g.pad_begin[1];
-    parallel_for(channels * KH * KW, out_size, [&](int64_t rb, int64_t re) {
-      for (int64_t row = rb; row < re; ++row) {
-        const int64_t c = row / (KH * KW), kh = (row / KW) % KH, kw = row % KW;
-        const T* plane = x + c * in_size;
-        T* dst = col + row * col_stride;
-        // Output columns whose input column is inside [0, W) form one range [lo, hi) that
-        // depends only on kw, so the bounds test leaves the inner loops.
-        const int64_t lo = std::clamp<int64_t>(ceil_div(pw - kw * dw, sw), 0, OW);
-        const int64_t hi = std::clamp<int64_t>(ceil_div(W + pw - kw * dw, sw), lo, OW);
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const int64_t ih = oh * sh - ph + kh * dh;
-          T* d = dst + oh * OW;
-          if (ih < 0 || ih >= H) {
-            for (int64_t ow = 0; ow < OW; ++ow) d[ow] = pad;
-            continue;
-          }
-          const T* src = plane + ih * W + kw * dw - pw;  // src[ow * sw] is the input for ow
-          for (int64_t ow = 0; ow < lo; ++ow) d[ow] = pad;
-          if (sw == 1)
-            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow];
-          else
-            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * sw];
-          for (int64_t ow = hi; ow < OW; ++ow) d[ow] = pad;
-        }
+    const int64_t c = row / (KH * KW), kh = (row / KW) % KH, kw = row % KW;
+    const T* plane = x + c * in_size;
+    // Output columns whose input column is inside [0, W) form one range [lo, hi) that depends
+    // only on kw, so the bounds test leaves the inner loops.
+    const int64_t lo = std::clamp<int64_t>(ceil_div(pw - kw * dw, sw), 0, OW);
+    const int64_t hi = std::clamp<int64_t>(ceil_div(W + pw - kw * dw, sw), lo, OW);
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t ih = oh * sh - ph + kh * dh;
+      T* d = dst + oh * OW;
+      if (ih < 0 || ih >= H) {
+        std::fill(d, d + OW, pad);
+        continue;
       }
-    });
+      const T* src = plane + ih * W + kw * dw - pw;  // src[ow * sw] is the input for ow
+      std::fill(d, d + lo, pad);
+      if (sw == 1) std::copy(src + lo, src + hi, d + lo);
+      else
+        for (int64_t ow = lo; ow < hi; ++ow) d[ow] = src[ow * sw];
+      std::fill(d + hi, d + OW, pad);
+    }
     return;
   }
   // Any rank.
-  parallel_for(channels * ksize, out_size, [&](int64_t rb, int64_t re) {
-    for (int64_t row = rb; row < re; ++row) {
-      const T* plane = x + (row / ksize) * in_size;
-      T* dst = col + row * col_stride;
-      for_each_tap_position(g, row % ksize, [&](int64_t p, int64_t offset) { dst[p] = offset >= 0 ? plane[offset] : pad; });
-    }
+  const T* plane = x + (row / ksize) * in_size;
+  for_each_tap_position(g, row % ksize, [&](int64_t p, int64_t offset) { dst[p] = offset >= 0 ? plane[offset] : pad; });
+}
+
+template <typename T>
+void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col, int64_t col_stride) {
+  const int64_t out_size = g.out_size();
+  if (col_stride == 0) col_stride = out_size;
+  parallel_for(channels * g.kernel_size(), out_size, [&](int64_t rb, int64_t re) {
+    for (int64_t row = rb; row < re; ++row) im2col_row(g, x, row, pad, col + row * col_stride);
   });
 }
 
@@ -146,6 +142,7 @@ template void im2col<float>(const WindowGeometry&, int64_t, const float*, float,
 template void im2col<double>(const WindowGeometry&, int64_t, const double*, double, double*, int64_t);
 template void im2col<uint8_t>(const WindowGeometry&, int64_t, const uint8_t*, uint8_t, uint8_t*, int64_t);
 template void im2col<int32_t>(const WindowGeometry&, int64_t, const int32_t*, int32_t, int32_t*, int64_t);
+template void im2col_row<uint8_t>(const WindowGeometry&, const uint8_t*, int64_t, uint8_t, uint8_t*);
 template void col2im<float>(const WindowGeometry&, int64_t, const float*, float*);
 template void col2im<double>(const WindowGeometry&, int64_t, const double*, double*);
 

@@ -25,6 +25,10 @@ WindowGeometry window_geometry(const KernelContext& ctx, const std::vector<int64
 template <typename T>
 void im2col(const WindowGeometry& g, int64_t channels, const T* x, T pad, T* col, int64_t col_stride = 0);
 
+// One row of that matrix: row = c * K + k, written to dst[0, out_size).
+template <typename T>
+void im2col_row(const WindowGeometry& g, const T* x, int64_t row, T pad, T* dst);
+
 // The adjoint of im2col: y[c] += col at each tap's position (ConvTranspose). y must be zeroed.
 template <typename T>
 void col2im(const WindowGeometry& g, int64_t channels, const T* col, T* y);

@@ -69,22 +69,51 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     return y;
   }
   const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
-  parallel_for(N * group, Mg * K * out_size, [&](int64_t b, int64_t e) {
-    std::vector<uint8_t> col(static_cast<size_t>(K * out_size));
-    for (int64_t item = b; item < e; ++item) {
-      const int64_t n = item / group, gi = item % group;
-      im2col<uint8_t>(g, Cg, x.data<uint8_t>() + (n * C + gi * Cg) * in_size, static_cast<uint8_t>(x_zero_point), col.data());
-      const QPackedActivations acts = qgemm_pack_activations(isa, col.data(), K, out_size, out_size);
-      if (stage) {
-        const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
-        qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, 0, out_size, QOutput::UInt8, out,
-              y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
-      } else {
-        qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, 0, out_size, QOutput::Int32, {},
-              y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
-      }
+  // A pointwise conv's im2col is its input; anything else builds each row as it is packed, so
+  // the im2col matrix never exists whole.
+  bool pointwise = g.kernel_size() == 1 && g.out == g.in;
+  for (size_t d = 0; d < g.in.size(); ++d) pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0;
+  const uint8_t pad = static_cast<uint8_t>(x_zero_point);
+  auto rows_of = [&](int64_t item) -> QRowSource {
+    const uint8_t* planes = x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size;
+    if (pointwise) return [planes, in_size](int64_t r, uint8_t*) { return planes + r * in_size; };
+    return [&g, planes, pad](int64_t r, uint8_t* scratch) {
+      im2col_row<uint8_t>(g, planes, r, pad, scratch);
+      return static_cast<const uint8_t*>(scratch);
+    };
+  };
+  auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t col_begin, int64_t col_end) {
+    const int64_t n = item / group, gi = item % group;
+    if (stage) {
+      const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
+      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, col_begin, col_end, QOutput::UInt8, out,
+            y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
+    } else {
+      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, col_begin, col_end, QOutput::Int32, {},
+            y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
     }
-  });
+  };
+  const int64_t items = N * group, rows = (K + 3) / 4 * 4;
+  if (items >= omp_get_max_threads()) {  // a batch: one (image, group) product per thread at a time
+    parallel_for(items, Mg * K * out_size, [&](int64_t b, int64_t e) {
+      thread_local QPackedActivations acts;
+      for (int64_t item = b; item < e; ++item) {
+        qgemm_activations_reset(isa, K, out_size, acts);
+        qgemm_pack_activation_rows(acts, 0, rows, rows_of(item));
+        multiply(item, acts, 0, out_size);
+      }
+    });
+    return y;
+  }
+  // One image: the threads share the packing (by groups of four rows) and then the columns.
+  QPackedActivations acts;
+  const int64_t quads = rows / 4, column_tiles = (out_size + 31) / 32;
+  for (int64_t item = 0; item < items; ++item) {
+    qgemm_activations_reset(isa, K, out_size, acts);
+    const QRowSource source = rows_of(item);
+    parallel_for(quads, 4 * out_size, [&](int64_t b, int64_t e) { qgemm_pack_activation_rows(acts, 4 * b, 4 * e, source); });
+    parallel_for(column_tiles, 32 * Mg * K, [&](int64_t b, int64_t e) { multiply(item, acts, 32 * b, std::min(out_size, 32 * e)); });
+  }
   return y;
 }
 

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "integer_kernels/qlookup.h"
 #include "lib/exec/ops/broadcast.h"
 #include "lib/exec/ops/registry_fwd.h"
 
@@ -34,6 +35,53 @@ bool gather_table_values(const KernelContext& c, const Tensor& x, const Tensor& 
   else
     return false;
   return true;
+}
+
+// ai.dyad.exec.TableLookup(x, table) (lib/exec/fuse_integer.h): Gather(table, Cast(x, to)).
+// Tables are copied by element size; a uint8 x indexes a 256+ table without any check.
+template <typename Bits>
+void table_lookup_typed(const KernelContext& c, const Tensor& x, const Tensor& table, Tensor& y) {
+  const Bits* t = reinterpret_cast<const Bits*>(table.raw());
+  Bits* out = reinterpret_cast<Bits*>(y.raw());
+  const int64_t size = table.numel();
+  if constexpr (sizeof(Bits) == 1) {
+    if (x.dtype() == DType::UInt8 && size >= 256) {  // the emitter's uint8 -> uint8 tables
+      parallel_for(x.numel(), 1, [&](int64_t b, int64_t e) {
+        u8_lut256(lookup_isa_best(), reinterpret_cast<const uint8_t*>(t), x.data<uint8_t>() + b, e - b, reinterpret_cast<uint8_t*>(out) + b);
+      });
+      return;
+    }
+  }
+  if (x.dtype() == DType::UInt8 && size >= 256) {
+    const uint8_t* in = x.data<uint8_t>();
+    parallel_for(x.numel(), 2, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) out[j] = t[in[j]];
+    });
+    return;
+  }
+  if (!dtype_is_integer(x.dtype())) c.fail("TableLookup takes integer indices, got {}", dtype_name(x.dtype()));
+  const bool to_int32 = c.node.get_int("to", 0) == static_cast<int64_t>(DType::Int32);
+  for (int64_t j = 0; j < x.numel(); ++j) {
+    const int64_t raw = x.get_as_int64(j);
+    int64_t k = to_int32 ? static_cast<int64_t>(static_cast<int32_t>(raw)) : raw;  // the Cast's wrap
+    if (k < 0) k += size;
+    if (k < 0 || k >= size) c.fail("index {} is out of range for dimension {}", raw, size);
+    out[j] = t[k];
+  }
+}
+
+void op_table_lookup(KernelContext& c) {
+  const Tensor &x = c.in(0), &table = c.in(1);
+  if (table.rank() != 1) c.fail("TableLookup takes a 1-D table");
+  Tensor y = Tensor::uninitialized(table.dtype(), x.shape());
+  switch (element_size(c, table.dtype())) {
+    case 1: table_lookup_typed<uint8_t>(c, x, table, y); break;
+    case 2: table_lookup_typed<uint16_t>(c, x, table, y); break;
+    case 4: table_lookup_typed<uint32_t>(c, x, table, y); break;
+    case 8: table_lookup_typed<uint64_t>(c, x, table, y); break;
+    default: c.fail("TableLookup: unsupported table type {}", dtype_name(table.dtype()));
+  }
+  c.outputs[0] = std::move(y);
 }
 
 bool gather_table(const KernelContext& c, const Tensor& x, const Tensor& indices, Tensor& y) {
@@ -274,6 +322,7 @@ void op_arg(KernelContext& c) {
 
 void register_gather_ops(Registry& r) {
   r["Gather"] = op_gather;
+  r["ai.dyad.exec.TableLookup"] = op_table_lookup;
   r["GatherElements"] = op_gather_elements;
 }
 
