@@ -23,9 +23,10 @@ std::atomic<int64_t> g_calls[kQIsaCount];
 
 int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 
-// dst[4c + j] = rows[j][c] for c < n: four rows of X into the VNNI column groups. SSE2 (every
-// x86-64 CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
-void interleave4(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+}  // namespace
+
+// SSE2 (every x86-64 CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
   int64_t c = 0;
 #if defined(__SSE2__)
   for (; c + 16 <= n; c += 16) {
@@ -43,8 +44,6 @@ void interleave4(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
   for (; c < n; ++c)
     for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
 }
-
-}  // namespace
 
 const char* qisa_name(QIsa isa) {
   switch (isa) {
@@ -128,7 +127,7 @@ void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 4) {
     const uint8_t* rows[4];
     for (int64_t j = 0; j < 4; ++j) rows[j] = r0 + j < p.k ? row(r0 + j, scratch.data() + j * n) : zeros;
-    interleave4(rows, n, p.data.data() + r0 * n);
+    qgemm_interleave_quad(rows, n, p.data.data() + r0 * n);
   }
 }
 
@@ -136,6 +135,17 @@ QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k,
   QPackedActivations p;
   qgemm_activations_reset(isa, k, n, p);
   qgemm_pack_activation_rows(p, 0, isa == QIsa::Reference ? k : round_up(k, 4), [&](int64_t r, uint8_t*) { return x + r * ldx; });
+  return p;
+}
+
+QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets) {
+  DYAD_CHECK(isa != QIsa::Reference && static_cast<int64_t>(quad_offsets.size()) == round_up(k, 4) / 4);
+  QPackedActivations p;
+  p.isa = isa;
+  p.k = k;
+  p.n = n;
+  p.base = base;
+  p.quad_offsets = std::move(quad_offsets);
   return p;
 }
 
@@ -167,12 +177,20 @@ void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_
   DYAD_CHECK(n_begin >= 0 && n_begin <= n_end && n_end <= x.n);
   DYAD_CHECK(output == QOutput::Int32 || stage.multipliers != nullptr);
   g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
-  if (w.isa == QIsa::Avx512Vnni)
-    qu8_qs8_gemm_8x32c4__avx512vnni(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
-  else if (w.isa == QIsa::Avx2)
-    qu8_qs8_gemm_4x8c4__avx2(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
-  else
+  if (w.isa == QIsa::Reference) {
+    DYAD_CHECK(x.quad_offsets.empty());
     qu8_qs8_gemm__ref(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+    return;
+  }
+  // Where each quad of k starts: the variants read activations only through this table.
+  const int64_t k4 = round_up(w.k, 4) / 4;
+  thread_local std::vector<const uint8_t*> quads;
+  quads.resize(static_cast<size_t>(k4));
+  for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
+  if (w.isa == QIsa::Avx512Vnni)
+    qu8_qs8_gemm_8x32c4__avx512vnni(w, quads.data(), x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+  else
+    qu8_qs8_gemm_4x8c4__avx2(w, quads.data(), x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
 }
 
 }  // namespace dyad

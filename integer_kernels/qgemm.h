@@ -38,10 +38,17 @@ struct QPackedWeights {
 QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw);
 
 // Activations packed for one variant; pack once per product (each is reused by every row block).
+// The VNNI layouts (AVX-512, AVX2) group k by four: quad q holds, for each column c, the four
+// bytes X[4q..4q+3][c] at quad(q) + 4c. Dense form: the quads one after another in `data`.
+// Indirect form (quad_offsets set): quad q starts at base + quad_offsets[q] in the caller's
+// memory, which is how a stride-1 convolution reads its padded input in place, without im2col.
 struct QPackedActivations {
   QIsa isa = QIsa::Reference;
   int64_t k = 0, n = 0;
   std::vector<uint8_t> data;
+  const uint8_t* base = nullptr;
+  std::vector<int64_t> quad_offsets;
+  const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * n * 4 : base + quad_offsets[static_cast<size_t>(q)]; }
 };
 QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
 // Packing row by row, for callers that make X's rows on the fly (a convolution's im2col) or
@@ -51,6 +58,10 @@ QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k,
 void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
 using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
+// dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout.
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// The indirect form (VNNI layouts only): quad_offsets has one entry per four k.
+QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets);
 // The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations
 // A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx);

@@ -31,10 +31,10 @@ inline __m256i row_weights(const int8_t* pw) {
 }
 
 // Full 4x8 tile at (row0, col0); rows beyond w.m are zero padding and not stored.
-void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, const OutputStage& out) {
+void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, const OutputStage& out) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
-  const uint8_t* px = x + col0 * 4;
-  for (int64_t kk = 0; kk < k4; ++kk, px += n * 4) {
+  for (int64_t kk = 0; kk < k4; ++kk) {
+    const uint8_t* px = quads[kk] + col0 * 4;
     const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px));  // 8 columns x 4 k
     const __m256i xlo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(bytes));          // columns 0-3
     const __m256i xhi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bytes, 1));     // columns 4-7
@@ -62,20 +62,20 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t 
 }
 
 // Columns that do not fill a tile: plain loops on the packed layout.
-void tail(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, int64_t cols, const OutputStage& out) {
+void tail(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, int64_t cols, const OutputStage& out) {
   for (int r = 0; r < kVnniRows && row0 + r < out.w.m; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       uint32_t acc = 0;
       for (int64_t kk = 0; kk < k4; ++kk)
         for (int j = 0; j < 4; ++j)
-          acc += static_cast<uint32_t>(static_cast<int32_t>(x[(kk * n + col0 + c) * 4 + j]) * panel[(kk * kVnniRows + r) * 4 + j]);
+          acc += static_cast<uint32_t>(static_cast<int32_t>(quads[kk][(col0 + c) * 4 + j]) * panel[(kk * kVnniRows + r) * 4 + j]);
       finish(out, row0 + r, col0 + c, static_cast<int32_t>(acc));
     }
 }
 
 }  // namespace
 
-void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
+void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point, const int32_t* bias,
                               int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   const int64_t k4 = (w.k + 3) / 4;
@@ -83,10 +83,10 @@ void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const QPackedActivations&
     const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
     int64_t col0 = n_begin;
     for (; col0 + kCols <= n_end; col0 += kCols) {
-      tile(panel, k4, x.data.data(), x.n, row0, col0, out);
-      if (row0 + kRows < w.m) tile(panel + kRows * 4, k4, x.data.data(), x.n, row0 + kRows, col0, out);
+      tile(panel, k4, quads, row0, col0, out);
+      if (row0 + kRows < w.m) tile(panel + kRows * 4, k4, quads, row0 + kRows, col0, out);
     }
-    if (col0 < n_end) tail(panel, k4, x.data.data(), x.n, row0, col0, n_end - col0, out);
+    if (col0 < n_end) tail(panel, k4, quads, row0, col0, n_end - col0, out);
   }
 }
 

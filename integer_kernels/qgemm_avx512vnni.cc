@@ -61,13 +61,13 @@ struct Epilogue {
   }
 
 template <int kValidRows>
-void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t row0, int64_t col0, int64_t cols,
+void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, int64_t cols,
           const Epilogue& e) {
   const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
   DYAD_QROW_INIT(0) DYAD_QROW_INIT(1) DYAD_QROW_INIT(2) DYAD_QROW_INIT(3)
   DYAD_QROW_INIT(4) DYAD_QROW_INIT(5) DYAD_QROW_INIT(6) DYAD_QROW_INIT(7)
-  const uint8_t* px = x + col0 * 4;
-  for (int64_t kk = 0; kk < k4; ++kk, px += n * 4) {
+  for (int64_t kk = 0; kk < k4; ++kk) {
+    const uint8_t* px = quads[kk] + col0 * 4;
     const __m512i b0 = _mm512_maskz_loadu_epi32(m0, px);
     const __m512i b1 = _mm512_maskz_loadu_epi32(m1, px + 64);
     const int8_t* pw = panel + kk * kVnniRows * 4;
@@ -82,13 +82,13 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* x, int64_t n, int64_t 
 #undef DYAD_QROW_DOT
 #undef DYAD_QROW_STORE
 
-using TileFn = void (*)(const int8_t*, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int64_t, const Epilogue&);
+using TileFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int64_t, const Epilogue&);
 constexpr TileFn kTiles[kVnniRows + 1] = {nullptr,  tile<1>, tile<2>, tile<3>, tile<4>,
                                           tile<5>, tile<6>, tile<7>, tile<8>};
 
 }  // namespace
 
-void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point,
+void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
                                      const int32_t* bias, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
@@ -98,7 +98,7 @@ void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QPackedActiv
     const int64_t cols = n_end - col0 < kVnniCols ? n_end - col0 : kVnniCols;
     for (int64_t row0 = 0; row0 < w.m; row0 += kVnniRows) {
       const int64_t rows = w.m - row0 < kVnniRows ? w.m - row0 : kVnniRows;
-      kTiles[rows](w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4, k4, x.data.data(), x.n, row0, col0, cols, e);
+      kTiles[rows](w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4, k4, quads, row0, col0, cols, e);
     }
   }
 }

@@ -42,11 +42,12 @@ bool avx2_cpu();
 // The reference: plain loops, acc = bias + sum W * (X - z) in wrapping int32, then dyadic.h.
 void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
                        int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
-void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point,
+// The VNNI-layout variants read quad q of the activations (four k) at quads[q] + 4 * column.
+void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
                                      const int32_t* bias, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy);
 // On the VNNI packing (AVX2 and AVX-512 variants share it).
-void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
+void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point, const int32_t* bias,
                               int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 
 }  // namespace dyad::qgemm_detail

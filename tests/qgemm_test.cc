@@ -105,6 +105,32 @@ TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
   }
 }
 
+TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
+  // Quads of k read in place from a buffer at arbitrary offsets (as a stride-1 convolution
+  // reads its padded input) give what the same matrix packed densely gives the reference.
+  std::mt19937 rng(9);
+  for (QIsa isa : optimised_variants())
+    for (int trial = 0; trial < 40; ++trial) {
+      const int64_t m = 1 + rng() % 20, k = 1 + rng() % 40, n = 1 + rng() % 70, k4 = (k + 3) / 4;
+      std::vector<uint8_t> buffer(static_cast<size_t>(4 * n + 4 * 200));
+      for (auto& v : buffer) v = static_cast<uint8_t>(rng());
+      std::vector<int64_t> offsets;
+      std::vector<uint8_t> x(static_cast<size_t>(k * n));
+      for (int64_t q = 0; q < k4; ++q) offsets.push_back(static_cast<int64_t>(rng() % 200) * 4 + static_cast<int64_t>(rng() % 4));
+      for (int64_t r = 0; r < k; ++r)
+        for (int64_t c = 0; c < n; ++c) x[static_cast<size_t>(r * n + c)] = buffer[static_cast<size_t>(offsets[static_cast<size_t>(r / 4)] + 4 * c + r % 4)];
+      // Bytes of a last partial quad beyond k meet zero weights; give them noise to prove it.
+      Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), false);
+      p.x = x;
+      const QPackedWeights w = qgemm_pack_weights(isa, p.w.data(), m, k, k);
+      const QPackedActivations indirect = qgemm_activations_indirect(isa, k, n, buffer.data(), offsets);
+      const QOutputStage stage{p.mult.data(), 7, 0, 255};
+      std::vector<uint8_t> got(static_cast<size_t>(m * n));
+      qgemm(w, indirect, p.x_zp, p.bias.data(), 0, n, QOutput::UInt8, stage, got.data(), n);
+      ASSERT_EQ(got, run(QIsa::Reference, p, QOutput::UInt8, stage, 0)) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n;
+    }
+}
+
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {
   // K large enough that 255 * 127 * K passes 2^31: the int32 accumulator wraps in every variant.
   std::mt19937 rng(11);

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <memory>
 
-#include "integer_kernels/qdepthwise.h"
 #include "integer_kernels/qgemm.h"
 #include "lib/exec/ops/conv_geometry.h"
+#include "lib/exec/ops/conv_integer_kernels.h"
 #include "lib/exec/ops/node_cache.h"
 #include "lib/exec/ops/op_util.h"
 #include "lib/exec/ops/quant_util.h"
@@ -25,96 +25,6 @@ bool all_zero(const Tensor* t) {
   for (int64_t i = 0; i < t->numel(); ++i)
     if (t->get_as_int64(i) != 0) return false;
   return true;
-}
-
-// Weights packed for the integer GEMM, one set per group (cached per node).
-const std::vector<QPackedWeights>& packed_integer_weights(const KernelContext& c, QIsa isa, const Tensor& w, int64_t group,
-                                                          int64_t mg, int64_t k) {
-  return derived_from_input<std::vector<QPackedWeights>>(c, 1, [&] {
-    std::vector<QPackedWeights> groups;
-    for (int64_t gi = 0; gi < group; ++gi) groups.push_back(qgemm_pack_weights(isa, w.data<int8_t>() + gi * mg * k, mg, k, k));
-    return groups;
-  });
-}
-
-// The output stage of a fused ConvIntegerRequant: bias per channel and the dyadic rescale.
-struct ConvOutputStage {
-  const int32_t* bias = nullptr;                // per output channel
-  std::vector<DyadicMultiplier> multipliers;    // per output channel
-  int32_t zero_point = 0, qmin = 0, qmax = 255;
-};
-
-// u8 x s8 convolution on the GEMM kernels: per (image, group), im2col padded with the zero point
-// (so padding adds (z - z) * w = 0), packed, and multiplied, with int32 output or (given `stage`)
-// requantized uint8 output.
-Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, const Tensor& x, const Tensor& w, int32_t x_zero_point,
-                            Shape out_shape, const ConvOutputStage* stage = nullptr) {
-  const QIsa isa = qgemm_isa_best();
-  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
-  const int64_t Cg = C / group, Mg = M / group, K = Cg * g.kernel_size(), in_size = g.in_size(), out_size = g.out_size();
-  Tensor y = Tensor::uninitialized(stage ? DType::UInt8 : DType::Int32, std::move(out_shape));
-  if (group == C && Mg == 1 && g.in.size() == 2) {  // depthwise: its own kernel, one plane per call
-    const QDepthwiseShape s{g.in[0],     g.in[1],     g.out[0],         g.out[1],         g.kernel[0],   g.kernel[1],
-                            g.stride[0], g.stride[1], g.pad_begin[0],   g.pad_begin[1],   g.dilation[0], g.dilation[1]};
-    const size_t out_bytes = stage ? 1 : 4;
-    parallel_for(N * C, K * out_size, [&](int64_t b, int64_t e) {
-      for (int64_t item = b; item < e; ++item) {
-        const int64_t ch = item % C;
-        QDepthwiseOutput out;
-        if (stage) out = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_point, stage->qmin, stage->qmax};
-        qdepthwise_conv2d(isa, s, x.data<uint8_t>() + item * in_size, x_zero_point, w.data<int8_t>() + ch * K, out,
-                          static_cast<uint8_t*>(y.raw()) + item * out_size * out_bytes);
-      }
-    });
-    return y;
-  }
-  const auto& packed = packed_integer_weights(c, isa, w, group, Mg, K);
-  // A pointwise conv's im2col is its input; anything else builds each row as it is packed, so
-  // the im2col matrix never exists whole.
-  bool pointwise = g.kernel_size() == 1 && g.out == g.in;
-  for (size_t d = 0; d < g.in.size(); ++d) pointwise = pointwise && g.stride[d] == 1 && g.pad_begin[d] == 0;
-  const uint8_t pad = static_cast<uint8_t>(x_zero_point);
-  auto rows_of = [&](int64_t item) -> QRowSource {
-    const uint8_t* planes = x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size;
-    if (pointwise) return [planes, in_size](int64_t r, uint8_t*) { return planes + r * in_size; };
-    return [&g, planes, pad](int64_t r, uint8_t* scratch) {
-      im2col_row<uint8_t>(g, planes, r, pad, scratch);
-      return static_cast<const uint8_t*>(scratch);
-    };
-  };
-  auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t col_begin, int64_t col_end) {
-    const int64_t n = item / group, gi = item % group;
-    if (stage) {
-      const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, col_begin, col_end, QOutput::UInt8, out,
-            y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
-    } else {
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, col_begin, col_end, QOutput::Int32, {},
-            y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
-    }
-  };
-  const int64_t items = N * group, rows = (K + 3) / 4 * 4;
-  if (items >= omp_get_max_threads()) {  // a batch: one (image, group) product per thread at a time
-    parallel_for(items, Mg * K * out_size, [&](int64_t b, int64_t e) {
-      thread_local QPackedActivations acts;
-      for (int64_t item = b; item < e; ++item) {
-        qgemm_activations_reset(isa, K, out_size, acts);
-        qgemm_pack_activation_rows(acts, 0, rows, rows_of(item));
-        multiply(item, acts, 0, out_size);
-      }
-    });
-    return y;
-  }
-  // One image: the threads share the packing (by groups of four rows) and then the columns.
-  QPackedActivations acts;
-  const int64_t quads = rows / 4, column_tiles = (out_size + 31) / 32;
-  for (int64_t item = 0; item < items; ++item) {
-    qgemm_activations_reset(isa, K, out_size, acts);
-    const QRowSource source = rows_of(item);
-    parallel_for(quads, 4 * out_size, [&](int64_t b, int64_t e) { qgemm_pack_activation_rows(acts, 4 * b, 4 * e, source); });
-    parallel_for(column_tiles, 32 * Mg * K, [&](int64_t b, int64_t e) { multiply(item, acts, 32 * b, std::min(out_size, 32 * e)); });
-  }
-  return y;
 }
 
 Tensor integer_conv(const KernelContext& c, const Tensor& x, const Tensor& w, const Tensor* x_zp, const Tensor* w_zp) {
