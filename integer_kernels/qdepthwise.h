@@ -1,5 +1,5 @@
-// Integer depthwise 2-D convolution, one channel plane per call (groups = channels, one uint8
-// input plane, one int8 filter):
+// Integer depthwise 2-D convolution of `channels` planes (groups = channels: per channel one
+// uint8 input plane, one int8 filter, one output stage), each:
 //
 //   acc[oh][ow] = bias + sum_{kh,kw} w[kh][kw] * (x[ih][iw] - x_zero_point)   int32, wrapping
 //                 with ih = oh*sh - ph + kh*dh, iw = ow*sw - pw + kw*dw; taps outside x add 0
@@ -7,8 +7,8 @@
 //
 // The integer GEMM is the wrong tool here: a depthwise layer is one filter row per channel, so
 // an 8-row GEMM tile would run 1/8 full and every plane would pay an im2col. Variants: a scalar
-// reference (qu8_qs8_dwconv__ref) and an AVX-512 one for stride-1 width
-// (qu8_qs8_dwconv_16__avx512), picked by the same QIsa choice as the GEMM (qgemm_isa_best());
+// reference (qu8_qs8_dwconv__ref) and an AVX-512 one for width strides 1 and 2
+// (qu8_qs8_dwconv_32__avx512vnni), picked by the same QIsa choice as the GEMM (qgemm_isa_best());
 // other shapes fall back to the reference. qdepthwise_calls() counts calls per variant.
 #pragma once
 #include <cstdint>
@@ -32,9 +32,12 @@ struct QDepthwiseOutput {
 
 // True when `isa` has a kernel for this shape (the reference runs every shape).
 bool qdepthwise_supported(QIsa isa, const QDepthwiseShape& s);
-// Runs the variant for `isa`, or the reference where that variant cannot take the shape.
-void qdepthwise_conv2d(QIsa isa, const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
-                       const QDepthwiseOutput& out, void* y);
+// Runs the variant for `isa`, or the reference where that variant cannot take the shape. x holds
+// the channels' planes one after another, w their KH x KW filters, out one stage per channel, and
+// y receives the output planes one after another (int32 or bytes, per the stages' output type,
+// which must be the same for all).
+void qdepthwise_conv2d(QIsa isa, const QDepthwiseShape& s, int64_t channels, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
+                       const QDepthwiseOutput* out, void* y);
 int64_t qdepthwise_calls(QIsa isa);
 
 }  // namespace dyad

@@ -15,10 +15,11 @@ inline void write(const QDepthwiseOutput& out, void* y, int64_t i, int32_t acc) 
   else static_cast<int8_t*>(y)[i] = static_cast<int8_t>(q);
 }
 
+// One channel.
 void qu8_qs8_dwconv__ref(const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
                          const QDepthwiseOutput& out, void* y);
-// stride_w == 1 only.
-void qu8_qs8_dwconv_16__avx512(const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
-                               const QDepthwiseOutput& out, void* y);
+// All channels (the lane masks are shared); stride_w 1 or 2 only.
+void qu8_qs8_dwconv_32__avx512vnni(const QDepthwiseShape& s, int64_t channels, const uint8_t* x, int32_t x_zero_point, const int8_t* w,
+                               const QDepthwiseOutput* out, void* y);
 
 }  // namespace dyad::qdepthwise_detail

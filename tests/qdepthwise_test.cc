@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <random>
 
 #include "integer_kernels/qdepthwise.h"
@@ -58,7 +59,22 @@ Problem random_problem(std::mt19937& rng, bool extreme, QOutput output, bool uni
 std::vector<uint8_t> run(QIsa isa, const Problem& p) {
   const size_t elem = p.out.output == QOutput::Int32 ? 4 : 1;
   std::vector<uint8_t> y(static_cast<size_t>(p.s.out_height * p.s.out_width) * elem + 8, 0xA5);  // trailing sentinel
-  qdepthwise_conv2d(isa, p.s, p.x.data(), p.x_zp, p.w.data(), p.out, y.data());
+  qdepthwise_conv2d(isa, p.s, 1, p.x.data(), p.x_zp, p.w.data(), &p.out, y.data());
+  return y;
+}
+
+// Several channels in one call: each plane on its own filter and output stage.
+std::vector<uint8_t> run_channels(QIsa isa, const std::vector<Problem>& ps) {
+  std::vector<uint8_t> x, y;
+  std::vector<int8_t> w;
+  std::vector<QDepthwiseOutput> outs;
+  for (const Problem& p : ps) {
+    x.insert(x.end(), p.x.begin(), p.x.end());
+    w.insert(w.end(), p.w.begin(), p.w.end());
+    outs.push_back(p.out);
+  }
+  y.assign(static_cast<size_t>(ps[0].s.out_height * ps[0].s.out_width) * ps.size() + 8, 0xA5);
+  qdepthwise_conv2d(isa, ps[0].s, static_cast<int64_t>(ps.size()), x.data(), ps[0].x_zp, w.data(), outs.data(), y.data());
   return y;
 }
 
@@ -102,6 +118,35 @@ TEST(QDepthwise, OptimisedVariantsMatchTheReferenceBitForBit) {
     }
   }
   if (compared == 0) GTEST_SKIP() << "no optimised depthwise variant runs on this CPU";
+}
+
+TEST(QDepthwise, ManyChannelsPerCallEqualOneAtATime) {
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 20; ++trial) {
+    const Problem first = random_problem(rng, false, QOutput::UInt8, true);
+    std::vector<Problem> ps{first};
+    for (int ch = 1; ch < 5; ++ch) {  // same shape and zero point, own data, filter and stage
+      Problem p = random_problem(rng, false, QOutput::UInt8, true);
+      p.s = first.s;
+      p.x_zp = first.x_zp;
+      p.x.resize(first.x.size());
+      p.w.resize(first.w.size());
+      for (auto& v : p.x) v = static_cast<uint8_t>(rng());
+      for (auto& v : p.w) v = static_cast<int8_t>(rng());
+      ps.push_back(p);
+    }
+    for (int i = 0; i < kQIsaCount; ++i) {
+      const QIsa isa = static_cast<QIsa>(i);
+      if (!qisa_supported(isa)) continue;
+      const std::vector<uint8_t> together = run_channels(isa, ps);
+      const size_t plane = static_cast<size_t>(first.s.out_height * first.s.out_width);
+      for (size_t ch = 0; ch < ps.size(); ++ch) {
+        const std::vector<uint8_t> alone = run(QIsa::Reference, ps[ch]);
+        ASSERT_TRUE(std::equal(alone.begin(), alone.begin() + static_cast<long>(plane), together.begin() + static_cast<long>(ch * plane)))
+            << qisa_name(isa) << " channel " << ch;
+      }
+    }
+  }
 }
 
 TEST(QDepthwise, EverySupportedVariantRunsAndIsCounted) {

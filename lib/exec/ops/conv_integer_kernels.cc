@@ -40,45 +40,75 @@ const std::vector<QPackedWeights>& packed_weights(const KernelContext& c, QIsa i
   });
 }
 
-// In place: a stride-1 2-D convolution reads its input without im2col. Each (image, group)'s
-// channels are padded with the zero point and stored four channels interleaved,
-// [C/4][Hp * Wp + Wp][4], so an im2col column's four k at one tap (four channels) are four
-// adjacent bytes and each (channel quad, tap) row of the im2col matrix is the buffer shifted by
-// kh * Wp + kw. The GEMM computes every column of the padded width, OH * Wp of them; the Wp - OW
-// extra ones per row read past the row's end (into the next row or the Wp bytes of slack) and
-// are dropped when the output is compacted.
+// In place: a 2-D convolution reads its input without im2col. Each (image, group)'s channels
+// are padded with the zero point, split into stride phases (phase (a, b) holds padded rows
+// a, a + sh, ... and columns b, b + sw, ...; a single phase at stride 1) and stored four
+// channels interleaved: [C/4][phases][Hq * Wq + Wq][4]. An im2col column's four k at one tap are
+// then four adjacent bytes, and each (channel quad, tap) row of the im2col matrix is one phase
+// shifted by (kh / sh) * Wq + kw / sw. The GEMM computes every column of the phase width,
+// OH * Wq of them; the Wq - OW extra ones per row read past the row's end (into the next row or
+// the Wq bytes of slack) and are dropped when the output is compacted.
+struct InPlaceLayout {
+  int64_t hp, wp;      // padded input
+  int64_t hq, wq;      // one phase
+  int64_t phases, plane;  // plane: one phase's bytes per channel, slack included
+};
+
+InPlaceLayout in_place_layout(const WindowGeometry& g) {
+  InPlaceLayout l;
+  l.hp = g.in[0] + g.pad_begin[0] + g.pad_end[0];
+  l.wp = g.in[1] + g.pad_begin[1] + g.pad_end[1];
+  l.hq = (l.hp + g.stride[0] - 1) / g.stride[0];
+  l.wq = (l.wp + g.stride[1] - 1) / g.stride[1];
+  l.phases = g.stride[0] * g.stride[1];
+  l.plane = l.hq * l.wq + l.wq;
+  return l;
+}
+
+// Any 2-D geometry with a kernel larger than 1x1.
 bool in_place_applies(const WindowGeometry& g) {
-  if (g.in.size() != 2 || g.stride[0] != 1 || g.stride[1] != 1 || g.kernel_size() == 1) return false;
-  const int64_t hp = g.in[0] + g.pad_begin[0] + g.pad_end[0], wp = g.in[1] + g.pad_begin[1] + g.pad_end[1];
-  return g.out[0] == hp - (g.kernel[0] - 1) * g.dilation[0] && g.out[1] == wp - (g.kernel[1] - 1) * g.dilation[1];
+  if (g.in.size() != 2 || g.kernel_size() == 1) return false;  // 1x1: im2col is the input or a subsample of it
+  const InPlaceLayout l = in_place_layout(g);
+  return g.out[0] == (l.hp - (g.kernel[0] - 1) * g.dilation[0] - 1) / g.stride[0] + 1 &&
+         g.out[1] == (l.wp - (g.kernel[1] - 1) * g.dilation[1] - 1) / g.stride[1] + 1;
 }
 
 // Writes channels [0, channels) of `planes` (H x W each) into `buffer` in the in-place layout.
-void fill_in_place(const WindowGeometry& g, const uint8_t* planes, int64_t channels, uint8_t pad, uint8_t* buffer) {
-  const int64_t H = g.in[0], W = g.in[1], hp = H + g.pad_begin[0] + g.pad_end[0], wp = W + g.pad_begin[1] + g.pad_end[1];
-  const int64_t plane = hp * wp + wp, quads = (channels + 3) / 4;
+void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_t* planes, int64_t channels, uint8_t pad,
+                   uint8_t* buffer) {
+  const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], quads = (channels + 3) / 4;
   thread_local std::vector<uint8_t> rows;
-  rows.assign(static_cast<size_t>(5 * wp), pad);  // four padded input rows, then one of padding
-  const uint8_t* pad_row = rows.data() + 4 * wp;
-  for (int64_t q = 0; q < quads; ++q) {
-    uint8_t* out = buffer + q * plane * 4;
-    for (int64_t r = 0; r < hp; ++r) {
-      const int64_t ih = r - g.pad_begin[0];
-      const uint8_t* src[4];
-      for (int64_t j = 0; j < 4; ++j) {
-        const int64_t ch = q * 4 + j;
-        if (ch >= channels || ih < 0 || ih >= H) {
-          src[j] = pad_row;  // padding, or a channel past the end (its weights are 0)
-          continue;
+  rows.assign(static_cast<size_t>(5 * l.wq), pad);  // four phase rows, then one of padding
+  const uint8_t* pad_row = rows.data() + 4 * l.wq;
+  for (int64_t q = 0; q < quads; ++q)
+    for (int64_t phase = 0; phase < l.phases; ++phase) {
+      const int64_t pa = phase / sw, pb = phase % sw;
+      uint8_t* out = buffer + (q * l.phases + phase) * l.plane * 4;
+      for (int64_t r = 0; r < l.hq; ++r) {
+        const int64_t ih = pa + r * sh - g.pad_begin[0];
+        const uint8_t* src[4];
+        for (int64_t j = 0; j < 4; ++j) {
+          const int64_t ch = q * 4 + j;
+          if (ch >= channels || ih < 0 || ih >= H) {
+            src[j] = pad_row;  // padding, or a channel past the end (its weights are 0)
+            continue;
+          }
+          const uint8_t* in = planes + (ch * H + ih) * W;
+          uint8_t* row = rows.data() + j * l.wq;
+          if (sw == 1) {  // the row's pad columns already hold `pad`
+            std::memcpy(row + g.pad_begin[1], in, static_cast<size_t>(W));
+          } else {
+            for (int64_t t = 0; t < l.wq; ++t) {
+              const int64_t iw = pb + t * sw - g.pad_begin[1];
+              row[t] = iw >= 0 && iw < W ? in[iw] : pad;
+            }
+          }
+          src[j] = row;
         }
-        uint8_t* row = rows.data() + j * wp;  // its pad columns already hold `pad`
-        std::memcpy(row + g.pad_begin[1], planes + (ch * H + ih) * W, static_cast<size_t>(W));
-        src[j] = row;
+        qgemm_interleave_quad(src, l.wq, out + r * l.wq * 4);
       }
-      qgemm_interleave_quad(src, wp, out + r * wp * 4);
+      std::memset(out + l.hq * l.wq * 4, pad, static_cast<size_t>(l.wq * 4));  // slack read by the dropped columns
     }
-    std::memset(out + hp * wp * 4, pad, static_cast<size_t>(wp * 4));  // slack read by the dropped columns
-  }
 }
 
 Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tensor& x, const Tensor& w, int32_t x_zero_point,
@@ -86,14 +116,18 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const QIsa isa = qgemm_isa_best();
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = c.node.get_int("group", 1);
   const int64_t Cg = C / group, Mg = M / group, quads = (Cg + 3) / 4, taps = g.kernel_size(), in_size = g.in_size();
-  const int64_t hp = g.in[0] + g.pad_begin[0] + g.pad_end[0], wp = g.in[1] + g.pad_begin[1] + g.pad_end[1];
-  const int64_t plane = hp * wp + wp, OH = g.out[0], OW = g.out[1], out_size = OH * OW, columns = OH * wp;
+  const InPlaceLayout l = in_place_layout(g);
+  const int64_t OH = g.out[0], OW = g.out[1], out_size = OH * OW, wq = l.wq, columns = OH * wq;
   const int64_t k = quads * taps * 4;  // the GEMM's k: channels padded to whole quads
   const auto& packed = packed_weights(c, isa, w, group, Mg, Cg * taps, true);
   std::vector<int64_t> offsets;  // quad (channel quad, kh, kw) -> its start in the buffer
   for (int64_t q = 0; q < quads; ++q)
     for (int64_t kh = 0; kh < g.kernel[0]; ++kh)
-      for (int64_t kw = 0; kw < g.kernel[1]; ++kw) offsets.push_back((q * plane + kh * g.dilation[0] * wp + kw * g.dilation[1]) * 4);
+      for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+        const int64_t dy = kh * g.dilation[0], dx = kw * g.dilation[1];
+        const int64_t phase = (dy % g.stride[0]) * g.stride[1] + dx % g.stride[1];
+        offsets.push_back(((q * l.phases + phase) * l.plane + (dy / g.stride[0]) * wq + dx / g.stride[1]) * 4);
+      }
   const size_t out_bytes = stage ? 1 : 4;
   const uint8_t pad = static_cast<uint8_t>(x_zero_point);
   // Columns [begin, end) of item's product into `wide` (Mg x columns), then (compact) the valid
@@ -112,27 +146,27 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
     uint8_t* dst = static_cast<uint8_t*>(y.raw()) + (n * M + gi * Mg) * out_size * out_bytes;
     for (int64_t m = 0; m < Mg; ++m)
       for (int64_t oh = 0; oh < OH; ++oh)
-        std::memcpy(dst + (m * out_size + oh * OW) * out_bytes, wide + (m * columns + oh * wp) * out_bytes, static_cast<size_t>(OW) * out_bytes);
+        std::memcpy(dst + (m * out_size + oh * OW) * out_bytes, wide + (m * columns + oh * wq) * out_bytes, static_cast<size_t>(OW) * out_bytes);
   };
   auto planes_of = [&](int64_t item) { return x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size; };
   const int64_t items = N * group;
   if (items >= omp_get_max_threads()) {
     parallel_for(items, Mg * k * columns, [&](int64_t b, int64_t e) {
       thread_local std::vector<uint8_t> buffer, wide;
-      buffer.resize(static_cast<size_t>(quads * plane * 4));
+      buffer.resize(static_cast<size_t>(quads * l.phases * l.plane * 4));
       wide.resize(static_cast<size_t>(Mg * columns) * out_bytes);
       for (int64_t item = b; item < e; ++item) {
-        fill_in_place(g, planes_of(item), Cg, pad, buffer.data());
+        fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
         multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), wide.data(), 0, columns);
         compact(item, wide.data());
       }
     });
     return y;
   }
-  std::vector<uint8_t> buffer(static_cast<size_t>(quads * plane * 4)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
+  std::vector<uint8_t> buffer(static_cast<size_t>(quads * l.phases * l.plane * 4)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
   const int64_t column_tiles = (columns + 31) / 32;
   for (int64_t item = 0; item < items; ++item) {
-    fill_in_place(g, planes_of(item), Cg, pad, buffer.data());
+    fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
     const QPackedActivations acts = qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets);
     parallel_for(column_tiles, 32 * Mg * k, [&](int64_t b, int64_t e) {
       multiply(item, acts, wide.data(), 32 * b, std::min(columns, 32 * e));
@@ -154,13 +188,17 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     const QDepthwiseShape s{g.in[0],     g.in[1],     g.out[0],         g.out[1],         g.kernel[0],   g.kernel[1],
                             g.stride[0], g.stride[1], g.pad_begin[0],   g.pad_begin[1],   g.dilation[0], g.dilation[1]};
     const size_t out_bytes = stage ? 1 : 4;
-    parallel_for(N * C, K * out_size, [&](int64_t b, int64_t e) {
+    std::vector<QDepthwiseOutput> outs(static_cast<size_t>(C));
+    for (int64_t ch = 0; ch < C; ++ch)
+      if (stage) outs[static_cast<size_t>(ch)] = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_point, stage->qmin, stage->qmax};
+    // Work items are runs of channels within one image.
+    constexpr int64_t kChannelsPerItem = 16;
+    const int64_t runs = (C + kChannelsPerItem - 1) / kChannelsPerItem;
+    parallel_for(N * runs, kChannelsPerItem * K * out_size, [&](int64_t b, int64_t e) {
       for (int64_t item = b; item < e; ++item) {
-        const int64_t ch = item % C;
-        QDepthwiseOutput out;
-        if (stage) out = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_point, stage->qmin, stage->qmax};
-        qdepthwise_conv2d(isa, s, x.data<uint8_t>() + item * in_size, x_zero_point, w.data<int8_t>() + ch * K, out,
-                          static_cast<uint8_t*>(y.raw()) + item * out_size * out_bytes);
+        const int64_t n = item / runs, c0 = (item % runs) * kChannelsPerItem, count = std::min(kChannelsPerItem, C - c0);
+        qdepthwise_conv2d(isa, s, count, x.data<uint8_t>() + (n * C + c0) * in_size, x_zero_point, w.data<int8_t>() + c0 * K,
+                          outs.data() + c0, static_cast<uint8_t*>(y.raw()) + (n * C + c0) * out_size * out_bytes);
       }
     });
     return y;
