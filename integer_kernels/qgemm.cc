@@ -25,11 +25,13 @@ int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / mult
 
 }  // namespace
 
-// SSE2 (every x86-64 CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
-  int64_t c = 0;
+namespace {
+
+// Interleaves columns from c while c + 16 <= end; returns where it stopped. SSE2 (every x86-64
+// CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
+int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end, uint8_t* dst) {
 #if defined(__SSE2__)
-  for (; c + 16 <= n; c += 16) {
+  for (; c + 16 <= end; c += 16) {
     auto load = [&](int j) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + c)); };
     const __m128i a = load(0), b = load(1), cc = load(2), d = load(3);
     const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
@@ -41,7 +43,19 @@ void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst
     _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
   }
 #endif
-  for (; c < n; ++c)
+  return c;
+}
+
+}  // namespace
+
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  for (int64_t c = interleave_sixteens(rows, 0, n, dst); c < n; ++c)
+    for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
+}
+
+void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  const int64_t whole = round_up(n, 16);
+  for (int64_t c = interleave_sixteens(rows, 0, whole, dst); c < whole; ++c)  // without SSE2
     for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
 }
 

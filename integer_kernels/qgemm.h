@@ -60,6 +60,9 @@ using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
 // dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout.
 void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// The same in whole steps of 16 columns: reads the rows up to, and writes dst up to, n rounded
+// up to 16 columns (the caller's buffers must allow it); no scalar tail for short rows.
+void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 // The indirect form (VNNI layouts only): quad_offsets has one entry per four k.
 QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets);
 // The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations

@@ -3,6 +3,7 @@
 // independent int64 sum; and proof that every compiled variant this CPU supports actually ran.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -129,6 +130,21 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
       qgemm(w, indirect, p.x_zp, p.bias.data(), 0, n, QOutput::UInt8, stage, got.data(), n);
       ASSERT_EQ(got, run(QIsa::Reference, p, QOutput::UInt8, stage, 0)) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n;
     }
+}
+
+TEST(Qgemm, WholeStepInterleaveMatchesTheExactOneWithinN) {
+  std::mt19937 rng(4);
+  for (int64_t n = 1; n <= 40; ++n) {
+    std::vector<uint8_t> rows(static_cast<size_t>(4 * 48));  // each row readable to 48 columns
+    for (auto& v : rows) v = static_cast<uint8_t>(rng());
+    const uint8_t* r[4] = {rows.data(), rows.data() + 48, rows.data() + 96, rows.data() + 144};
+    std::vector<uint8_t> exact(static_cast<size_t>(4 * 48), 0), whole(static_cast<size_t>(4 * 48), 0);
+    qgemm_interleave_quad(r, n, exact.data());
+    qgemm_interleave_quad_whole(r, n, whole.data());
+    ASSERT_TRUE(std::equal(exact.begin(), exact.begin() + 4 * n, whole.begin())) << "n=" << n;
+    for (int64_t c = 0; c < n; ++c)
+      for (int j = 0; j < 4; ++j) ASSERT_EQ(exact[static_cast<size_t>(4 * c + j)], r[j][c]);
+  }
 }
 
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {

@@ -14,6 +14,17 @@ namespace dyad::ops {
 
 namespace {
 
+// memcpy for the short runs here (a row of a small feature map): fixed 8-byte moves, which the
+// compiler inlines, instead of hundreds of library calls per image.
+inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8);
+  std::memcpy(dst + n - 8, src + n - 8, 8);  // the last eight, overlapping the loop's
+}
+
 // Weights packed for the integer GEMM, one set per group, cached per node. `in_place` orders
 // each row's k as (channel quad, kh, kw, channel % 4), zero-padding channels to a multiple of
 // four, to match the in-place input layout below; otherwise k is ONNX's (channel, kh, kw).
@@ -54,6 +65,9 @@ struct InPlaceLayout {
   int64_t phases, plane;  // plane: one phase's bytes per channel, slack included
 };
 
+// Bytes past the in-place buffer that filling it may write: up to 15 columns of 4 bytes.
+constexpr int64_t kInPlaceOverrun = 64;
+
 InPlaceLayout in_place_layout(const WindowGeometry& g) {
   InPlaceLayout l;
   l.hp = g.in[0] + g.pad_begin[0] + g.pad_end[0];
@@ -77,9 +91,13 @@ bool in_place_applies(const WindowGeometry& g) {
 void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_t* planes, int64_t channels, uint8_t pad,
                    uint8_t* buffer) {
   const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], quads = (channels + 3) / 4;
+  // Four phase rows, then one of padding, each a whole number of 16-byte steps long for
+  // qgemm_interleave_quad_whole (its overrun past a row's end lands on the next row, written
+  // after it, or on the slack, set after the last row, or on the buffer's kInPlaceOverrun).
+  const int64_t row_stride = (l.wq + 15) / 16 * 16;
   thread_local std::vector<uint8_t> rows;
-  rows.assign(static_cast<size_t>(5 * l.wq), pad);  // four phase rows, then one of padding
-  const uint8_t* pad_row = rows.data() + 4 * l.wq;
+  rows.assign(static_cast<size_t>(5 * row_stride), pad);
+  const uint8_t* pad_row = rows.data() + 4 * row_stride;
   for (int64_t q = 0; q < quads; ++q)
     for (int64_t phase = 0; phase < l.phases; ++phase) {
       const int64_t pa = phase / sw, pb = phase % sw;
@@ -94,9 +112,9 @@ void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_
             continue;
           }
           const uint8_t* in = planes + (ch * H + ih) * W;
-          uint8_t* row = rows.data() + j * l.wq;
+          uint8_t* row = rows.data() + j * row_stride;
           if (sw == 1) {  // the row's pad columns already hold `pad`
-            std::memcpy(row + g.pad_begin[1], in, static_cast<size_t>(W));
+            copy_short(row + g.pad_begin[1], in, static_cast<size_t>(W));
           } else {
             for (int64_t t = 0; t < l.wq; ++t) {
               const int64_t iw = pb + t * sw - g.pad_begin[1];
@@ -105,7 +123,7 @@ void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_
           }
           src[j] = row;
         }
-        qgemm_interleave_quad(src, l.wq, out + r * l.wq * 4);
+        qgemm_interleave_quad_whole(src, l.wq, out + r * l.wq * 4);
       }
       std::memset(out + l.hq * l.wq * 4, pad, static_cast<size_t>(l.wq * 4));  // slack read by the dropped columns
     }
@@ -146,14 +164,14 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
     uint8_t* dst = static_cast<uint8_t*>(y.raw()) + (n * M + gi * Mg) * out_size * out_bytes;
     for (int64_t m = 0; m < Mg; ++m)
       for (int64_t oh = 0; oh < OH; ++oh)
-        std::memcpy(dst + (m * out_size + oh * OW) * out_bytes, wide + (m * columns + oh * wq) * out_bytes, static_cast<size_t>(OW) * out_bytes);
+        copy_short(dst + (m * out_size + oh * OW) * out_bytes, wide + (m * columns + oh * wq) * out_bytes, static_cast<size_t>(OW) * out_bytes);
   };
   auto planes_of = [&](int64_t item) { return x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size; };
   const int64_t items = N * group;
   if (items >= omp_get_max_threads()) {
     parallel_for(items, Mg * k * columns, [&](int64_t b, int64_t e) {
       thread_local std::vector<uint8_t> buffer, wide;
-      buffer.resize(static_cast<size_t>(quads * l.phases * l.plane * 4));
+      buffer.resize(static_cast<size_t>(quads * l.phases * l.plane * 4 + kInPlaceOverrun));
       wide.resize(static_cast<size_t>(Mg * columns) * out_bytes);
       for (int64_t item = b; item < e; ++item) {
         fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
@@ -163,7 +181,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
     });
     return y;
   }
-  std::vector<uint8_t> buffer(static_cast<size_t>(quads * l.phases * l.plane * 4)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
+  std::vector<uint8_t> buffer(static_cast<size_t>(quads * l.phases * l.plane * 4 + kInPlaceOverrun)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
   const int64_t column_tiles = (columns + 31) / 32;
   for (int64_t item = 0; item < items; ++item) {
     fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
