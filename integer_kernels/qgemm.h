@@ -1,7 +1,7 @@
 // Integer GEMM for W8A8 layers (convolutions as im2col products, matmuls):
 //
 //   acc[m][n] = bias[m] + sum_k W[m][k] * (X[k][n] - x_zero_point)         int32, wrapping
-//   Y[m][n]   = clamp(dyadic_rescale(acc, mult[m]) + y_zero_point, qmin, qmax)   (lib/quant/dyadic.h)
+//   Y[m][n]   = clamp(dyadic_rescale(acc, mult[m]) + y_zero_point[m], qmin, qmax)   (lib/quant/dyadic.h)
 //
 // W is int8 [M][K] (symmetric, one scale per output row), X is uint8 [K][N]. Y is uint8, int8, or
 // the int32 accumulators themselves (ConvInteger/MatMulInteger semantics).
@@ -74,6 +74,8 @@ enum class QOutput { UInt8, Int8, Int32 };
 struct QOutputStage {
   const DyadicMultiplier* multipliers = nullptr;  // one per row; unused for QOutput::Int32
   int32_t zero_point = 0, qmin = 0, qmax = 255;
+  const int32_t* zero_points = nullptr;  // one per row instead of zero_point (per-channel outputs)
+  int32_t zero_point_of(int64_t row) const { return zero_points ? zero_points[row] : zero_point; }
 };
 
 // Computes columns [n_begin, n_end) of Y (row stride ldy elements). Single-threaded: callers

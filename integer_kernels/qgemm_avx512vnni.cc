@@ -38,7 +38,7 @@ struct Epilogue {
       _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + row * ldy + col, mask, acc);
       return;
     }
-    const __m512i q = requantize16(acc, stage.multipliers[row], stage.zero_point, stage.qmin, stage.qmax);
+    const __m512i q = requantize16(acc, stage.multipliers[row], stage.zero_point_of(row), stage.qmin, stage.qmax);
     if (output == QOutput::UInt8) _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + row * ldy + col, mask, q);
     else _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + row * ldy + col, mask, q);
   }

@@ -30,7 +30,7 @@ struct OutputStage {
       static_cast<int32_t*>(y)[row * ldy + col] = acc;
       return;
     }
-    const int32_t q = dyadic_requantize(acc, stage.multipliers[row], stage.zero_point, stage.qmin, stage.qmax);
+    const int32_t q = dyadic_requantize(acc, stage.multipliers[row], stage.zero_point_of(row), stage.qmin, stage.qmax);
     if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[row * ldy + col] = static_cast<uint8_t>(q);
     else static_cast<int8_t*>(y)[row * ldy + col] = static_cast<int8_t>(q);
   }

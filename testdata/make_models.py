@@ -112,6 +112,38 @@ class MobileNetV2Small(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class HardSwishBlock(nn.Module):
+    # MobileNetV3's inverted residual without squeeze-excite: hard-swish after the expansion and
+    # after the depthwise conv, whose output therefore reaches the projection only through a
+    # nonlinearity (what Dyad's per-channel pre-activation tables are for).
+    def __init__(self, cin, cout, kernel, stride, expand):
+        super().__init__()
+        hid = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, hid, 1, bias=False), nn.BatchNorm2d(hid), nn.Hardswish(),
+            nn.Conv2d(hid, hid, kernel, stride, kernel // 2, groups=hid, bias=False), nn.BatchNorm2d(hid), nn.Hardswish(),
+            nn.Conv2d(hid, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return x + self.body(x) if self.use_res else self.body(x)
+
+
+class MobileNetV3Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.Hardswish())
+        self.blocks = nn.Sequential(
+            HardSwishBlock(16, 16, 3, 1, 1), HardSwishBlock(16, 24, 5, 2, 4), HardSwishBlock(24, 24, 5, 1, 3),
+            HardSwishBlock(24, 32, 3, 2, 4), HardSwishBlock(32, 32, 5, 1, 3))
+        self.head = nn.Sequential(nn.Conv2d(32, 128, 1, bias=False), nn.BatchNorm2d(128), nn.Hardswish())
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.head(self.blocks(self.stem(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Attention(nn.Module):
     """Written out (no nn.MultiheadAttention) so the export holds plain MatMul + Softmax."""
     def __init__(self, dim, heads):
@@ -157,6 +189,7 @@ MODELS = {  # name: (constructor, epochs, learning rate)
     "lenet": (LeNet, 5, 1e-3),
     "resnet_small": (ResNetSmall, 5, 2e-3),
     "mobilenet_v2_small": (MobileNetV2Small, 5, 2e-3),
+    "mobilenet_v3_small": (MobileNetV3Small, 4, 2e-3),
     "vit_tiny": (ViTTiny, 8, 1e-3),
 }
 

@@ -88,7 +88,7 @@ TEST(Calibrate, ObservesInputsAndEveryFloatValueBeforeActivations) {
   const auto batches = load_calibration_batches(file, m.graph, {.batch_size = 16, .max_samples = 0, .preprocess = {}});
   std::vector<std::pair<int64_t, int64_t>> progress;
   const CalibrationStats stats =
-      calibrate(m, batches, {.threads = 2, .channel_means = {}, .progress = [&](int64_t done, int64_t all) { progress.emplace_back(done, all); }});
+      calibrate(m, batches, {.threads = 2, .channel_stats = {}, .progress = [&](int64_t done, int64_t all) { progress.emplace_back(done, all); }});
   EXPECT_EQ(stats.samples, 64);
   EXPECT_EQ(stats.batches, 4);
   EXPECT_EQ(progress.back(), std::make_pair(int64_t{4}, int64_t{4}));

@@ -118,7 +118,7 @@ TEST(DyadFunctions, FusedConvRequantEqualsTheUnfusedGraph) {
   // Real emitted models: ConvInteger + bias + DyadicRequant fused into the GEMM's output stage
   // (with DYAD_FORCE_ISA=reference, the fused node's scalar fallback) against the same graph
   // run op by op, and against the functions' bodies.
-  for (const char* name : {"lenet", "mobilenet_v2_small"}) {
+  for (const char* name : {"lenet", "mobilenet_v2_small", "mobilenet_v3_small"}) {
     const Model model = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));
     const auto images = test::testdata_dir() / "fmnist" / "test_64.npy";
     CompressOptions options;
@@ -134,6 +134,49 @@ TEST(DyadFunctions, FusedConvRequantEqualsTheUnfusedGraph) {
     EXPECT_EQ(test::max_abs_diff(fused, unfused), 0.0) << name;
     EXPECT_EQ(test::max_abs_diff(fused, bodies), 0.0) << name;
   }
+}
+
+// Cast(x, to) [+ Add(offsets)] + Gather(table): the emitter's table lookups, fused into
+// TableLookup, against the three ops run one by one.
+void expect_table_lookup_fusion_exact(const Tensor& x, const Tensor* offsets, int64_t table_size, const std::string& what) {
+  std::mt19937 rng(17);
+  std::vector<uint8_t> table(static_cast<size_t>(table_size));
+  for (auto& v : table) v = static_cast<uint8_t>(rng());
+  Model m;
+  m.opset_imports = {{"", 17}};
+  m.graph.inputs.push_back({"x", x.dtype(), false, {}});
+  m.graph.initializers["table"] = Tensor::from_vector<uint8_t>(table, {table_size});
+  Node cast = make_node("Cast", {"x"}, {"index"});
+  cast.attrs["to"].kind = Attribute::Kind::Int;
+  cast.attrs["to"].i = static_cast<int64_t>(DType::Int32);
+  m.graph.nodes.push_back(cast);
+  std::string index = "index";
+  if (offsets) {
+    m.graph.initializers["offsets"] = *offsets;
+    m.graph.nodes.push_back(make_node("Add", {"index", "offsets"}, {"shifted"}));
+    index = "shifted";
+  }
+  m.graph.nodes.push_back(make_node("Gather", {"table", index}, {"y"}));
+  m.graph.outputs.push_back({"y", DType::Undefined, false, {}});
+  Graph fused_graph = m.graph;
+  ASSERT_EQ(fuse_integer_layers(fused_graph), 1) << what;
+  ASSERT_EQ(fused_graph.nodes.size(), 1u) << what;
+  const Tensor fused = Executor(m, {.threads = 2, .fuse_integer = true}).run({{"x", x}})[0];
+  const Tensor ops = Executor(m, {.threads = 2, .fuse_integer = false}).run({{"x", x}})[0];
+  ASSERT_EQ(fused.shape(), ops.shape()) << what;
+  EXPECT_EQ(test::max_abs_diff(fused, ops), 0.0) << what;
+}
+
+TEST(DyadFunctions, FusedTableLookupsEqualCastAddGather) {
+  std::mt19937 rng(5);
+  Tensor x(DType::UInt8, {2, 3, 5, 7});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  expect_table_lookup_fusion_exact(x, nullptr, 256, "one table");
+  const Tensor offsets = Tensor::from_vector<int32_t>({0, 256, 512}, {3, 1, 1});
+  expect_table_lookup_fusion_exact(x, &offsets, 768, "per-channel tables, plane by plane");
+  Tensor narrow(DType::UInt8, {2, 1, 5, 7});  // broadcast against the offsets: the general path
+  for (int64_t i = 0; i < narrow.numel(); ++i) narrow.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  expect_table_lookup_fusion_exact(narrow, &offsets, 768, "per-channel tables, broadcast index");
 }
 
 TEST(DyadFunctions, EditedBodiesRunAsWritten) {

@@ -30,7 +30,7 @@ TEST(Top1, TrainedModelsClassifyMostTestImages) {
   // first 64 test images each must get at least 48 right, far above chance (6.4).
   const Tensor images = read_npy(test::testdata_dir() / "fmnist" / "test_64.npy");
   const Tensor labels = read_npy(test::testdata_dir() / "fmnist" / "test_64_labels.npy");
-  for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"}) {
+  for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"}) {
     const Model m = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));
     const Top1 r = top1_accuracy(Executor(m).run({{"input", images}})[0], labels);
     EXPECT_GE(r.correct, 48) << name;

@@ -52,7 +52,7 @@ TEST_P(FashionAccuracy, W8A8CloseToFloat) {
   EXPECT_GE(int8_top1.percent(), float_top1.percent() - allowed_drop) << GetParam();
 }
 
-INSTANTIATE_TEST_SUITE_P(Testdata, FashionAccuracy, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"));
+INSTANTIATE_TEST_SUITE_P(Testdata, FashionAccuracy, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"));
 
 }  // namespace
 }  // namespace dyad

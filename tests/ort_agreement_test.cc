@@ -43,7 +43,7 @@ TEST_P(FashionModels, MatchesOnnxRuntimeOnTestImages) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Testdata, FashionModels,
-                         ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"));
+                         ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"));
 
 TEST(PPOCRv4, RecognitionMatchesOnnxRuntimeOnRenderedText) {
   if (!test::ort_available() || test::ocr_models_dir().empty()) GTEST_SKIP() << "run scripts/install_ort.sh and scripts/install_ocr_models.sh";

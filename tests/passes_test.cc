@@ -190,7 +190,7 @@ g (float[1] x) => (float[1000,1000] y) {
 }
 
 TEST(PrepareGraph, WholeModelsKeepTheirOutputs) {
-  for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "vit_tiny"}) {
+  for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"}) {
     const Model original = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));
     Model m = original;
     prepare_graph(m);

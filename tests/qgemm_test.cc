@@ -67,6 +67,21 @@ TEST(Qgemm, ReferenceEqualsAnIndependentSum) {
     }
 }
 
+TEST(Qgemm, ReferenceRequantizesEachRowWithItsZeroPoint) {
+  std::mt19937 rng(8);
+  const Problem p = random_problem(rng, 6, 21, 11, 90, false);
+  const std::vector<uint8_t> acc = run(QIsa::Reference, p, QOutput::Int32, {}, 0);
+  const std::vector<int32_t> zero_points{0, 17, 128, 200, 255, 3};
+  const QOutputStage stage{p.mult.data(), 99, 0, 255, zero_points.data()};  // 99 must be ignored
+  const std::vector<uint8_t> y = run(QIsa::Reference, p, QOutput::UInt8, stage, 0);
+  for (int64_t r = 0; r < p.m; ++r)
+    for (int64_t c = 0; c < p.n; ++c) {
+      int32_t a;
+      std::memcpy(&a, acc.data() + (r * p.n + c) * 4, 4);
+      EXPECT_EQ(y[static_cast<size_t>(r * p.n + c)], dyadic_requantize(a, p.mult[static_cast<size_t>(r)], zero_points[static_cast<size_t>(r)], 0, 255));
+    }
+}
+
 TEST(Qgemm, OptimisedVariantsMatchTheReferenceBitForBit) {
   const auto variants = optimised_variants();
   if (variants.empty()) GTEST_SKIP() << "no optimised variant runs on this CPU";
@@ -81,6 +96,11 @@ TEST(Qgemm, OptimisedVariantsMatchTheReferenceBitForBit) {
     QOutputStage stage{p.mult.data(), out == QOutput::Int8 ? -3 : 17, out == QOutput::Int8 ? -128 : 0,
                        out == QOutput::Int8 ? 127 : 255};
     if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -100 : 10;  // a narrowed range (fused ReLU6-style)
+    std::vector<int32_t> row_zero_points;
+    if (trial % 4 == 1) {  // per-row zero points (per-channel outputs)
+      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
+      stage.zero_points = row_zero_points.data();
+    }
     const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
     const auto expected = run(QIsa::Reference, p, out, stage, n_begin);
     for (QIsa isa : variants)

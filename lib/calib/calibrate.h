@@ -21,16 +21,18 @@ namespace dyad {
 
 struct CalibrationOptions {
   int threads = 0;
-  // Tensors whose per-channel means to keep as well, with the channel axis (1 for a conv's
-  // NCHW input, -1 for a matmul's last axis): what bias correction needs.
-  std::map<std::string, int> channel_means;
+  // Tensors whose per-channel statistics to keep as well, with the channel axis (1 for NCHW,
+  // -1 for a matmul's last axis): the means of layer inputs for bias correction, the ranges of
+  // conv outputs for per-channel pre-activation quantization.
+  std::map<std::string, int> channel_stats;
   // Called after each batch with (batches done, batches in all); for progress display.
   std::function<void(int64_t, int64_t)> progress;
 };
 
-// Running per-channel means of one tensor over the calibration set.
-struct ChannelMeans {
+// Running per-channel means and ranges of one tensor over the calibration set.
+struct ChannelStats {
   std::vector<double> sums;
+  std::vector<float> mins, maxs;
   int64_t count = 0;  // values per channel seen
   void observe(const Tensor& t, int axis);
   std::vector<double> means() const;
@@ -38,7 +40,7 @@ struct ChannelMeans {
 
 struct CalibrationStats {
   std::map<std::string, ActivationObserver> tensors;
-  std::map<std::string, ChannelMeans> channel_means;
+  std::map<std::string, ChannelStats> channel_stats;
   int64_t samples = 0, batches = 0;
 };
 

@@ -42,6 +42,14 @@ std::map<std::string, int> layer_inputs(const Graph& g) {
   return inputs;
 }
 
+// Conv outputs (NCHW): per-channel ranges for per-channel pre-activation quantization.
+std::map<std::string, int> conv_outputs(const Graph& g) {
+  std::map<std::string, int> outputs;
+  for (const Node& n : g.nodes)
+    if (n.domain.empty() && n.op_type == "Conv" && !n.outputs.empty()) outputs[n.outputs[0]] = 1;
+  return outputs;
+}
+
 }  // namespace
 
 CompressResult compress_model(const Model& float_model, const CompressOptions& options) {
@@ -54,7 +62,8 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
   CalibrationOptions calib_options;
   calib_options.threads = options.threads;
-  if (options.bias_correction != BiasCorrection::Off) calib_options.channel_means = layer_inputs(prepared.graph);
+  calib_options.channel_stats = conv_outputs(prepared.graph);
+  if (options.bias_correction != BiasCorrection::Off) calib_options.channel_stats.merge(layer_inputs(prepared.graph));
   if (options.progress)
     calib_options.progress = [&](int64_t done, int64_t total) { options.progress("calibrate", done, total); };
   const CalibrationStats stats = calibrate(prepared, options.calibration, calib_options);
@@ -76,6 +85,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     emit_options.format = options.format;
     emit_options.keep_float = options.keep_float;
     emit_options.bias_correction = bias_correction;
+    emit_options.per_channel_preactivations = options.per_channel_activations;
     Candidate c{method, bias_correction, emit_integer_onnx(prepared, stats, emit_options), {}};
     c.validation = validate(prepared, c.emitted, options);
     return c;

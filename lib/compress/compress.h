@@ -38,6 +38,9 @@ struct CompressOptions {
   QuantFormat format = QuantFormat::IntegerOnly;
   std::set<std::string> keep_float;  // node names or op types left in float (IntegerEmitOptions)
   BiasCorrection bias_correction = BiasCorrection::Auto;
+  // Per-channel scales for Conv outputs only tables read (IntegerEmitOptions::
+  // per_channel_preactivations); integer-only format.
+  bool per_channel_activations = true;
   int threads = 0;
   // Per-layer SQNR is measured on the first calibration batches holding at least this many
   // samples (0: all): running the integer graph costs more than calibrating, and 16 samples

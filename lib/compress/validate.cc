@@ -56,9 +56,14 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
       if (q == by_integer_name.end() || !layer_of.count(q->second->float_name)) return;
       const Tensor& ref = reference.at(q->second->float_name);
       const size_t layer = layer_of.at(q->second->float_name);
+      const QuantizedTensor& qt = *q->second;
+      const int64_t channels = static_cast<int64_t>(qt.channel_scales.size());
+      const int64_t inner = channels && t.rank() > 1 ? t.numel() / (t.dim(0) * channels) : 1;
       for (int64_t i = 0; i < ref.numel() && i < t.numel(); ++i) {
         const double x = ref.data<float>()[i];
-        const double x_hat = q->second->scale * (static_cast<double>(t.data<uint8_t>()[i]) - q->second->zero_point);
+        const size_t c = channels ? static_cast<size_t>((i / inner) % channels) : 0;
+        const double scale = channels ? qt.channel_scales[c] : qt.scale, zero_point = channels ? qt.channel_zero_points[c] : qt.zero_point;
+        const double x_hat = scale * (static_cast<double>(t.data<uint8_t>()[i]) - zero_point);
         signal[layer] += x * x;
         noise[layer] += (x - x_hat) * (x - x_hat);
       }

@@ -34,14 +34,16 @@ bool per_channel_int64(const Tensor* t, int64_t channels) {
 bool is_dyadic_rescale(const Graph& g, const Node& rq, int64_t channels) {
   const Tensor *m = constant(g, rq.inputs[1]), *d = constant(g, rq.inputs[2]), *h = constant(g, rq.inputs[3]);
   if (!per_channel_int64(m, channels) || !per_channel_int64(d, channels) || !per_channel_int64(h, channels)) return false;
-  for (size_t i = 4; i < 7; ++i) {
+  for (size_t i = 5; i < 7; ++i) {
     const Tensor* t = constant(g, rq.inputs[i]);
     if (!t || t->dtype() != DType::Int64 || t->numel() != 1) return false;
   }
   const int64_t qmin = constant(g, rq.inputs[5])->data<int64_t>()[0], qmax = constant(g, rq.inputs[6])->data<int64_t>()[0];
   if (qmin < 0 || qmax > 255 || qmin > qmax) return false;
-  const int64_t zp = constant(g, rq.inputs[4])->data<int64_t>()[0];
-  if (zp < -(int64_t{1} << 31) || zp >= (int64_t{1} << 31)) return false;
+  const Tensor* zp = constant(g, rq.inputs[4]);  // one, or one per channel
+  if (!per_channel_int64(zp, channels)) return false;
+  for (int64_t c = 0; c < zp->numel(); ++c)
+    if (zp->data<int64_t>()[c] < -(int64_t{1} << 31) || zp->data<int64_t>()[c] >= (int64_t{1} << 31)) return false;
   const int64_t n = std::max({m->numel(), d->numel(), h->numel()});
   for (int64_t c = 0; c < n; ++c) {
     const int64_t mv = m->data<int64_t>()[m->numel() == 1 ? 0 : c], dv = d->data<int64_t>()[d->numel() == 1 ? 0 : c],
@@ -55,27 +57,42 @@ bool is_dyadic_rescale(const Graph& g, const Node& rq, int64_t channels) {
 
 // The emitter's table lookup, Cast(x, to=INT32|INT64) read only by Gather(table, index) with a
 // constant 1-D table of at least 256 entries, becomes TableLookup(x, table): one pass reading x
-// directly (for uint8 x, no index can be out of range), no int32 index tensor in between.
+// directly (for uint8 x, no index can be out of range), no int32 index tensor in between. A
+// per-channel table's Add of constant channel offsets between them joins as a third input.
 void fuse_table_lookups(Graph& g, std::set<size_t>& dead, int& fused) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& cast = g.nodes[i];
     if (cast.op_type != "Cast" || !cast.domain.empty() || cast.inputs.size() != 1 || dead.count(i)) continue;
     const int64_t to = cast.get_int("to", 0);
     if (to != static_cast<int64_t>(DType::Int32) && to != static_cast<int64_t>(DType::Int64)) continue;
-    const int gather_index = sole_reader(g, cast.outputs[0]);
+    int gather_index = sole_reader(g, cast.outputs[0]);
     if (gather_index < 0) continue;
+    // A per-channel table's index first adds constant channel offsets.
+    int add_index = -1;
+    std::string offsets, index = cast.outputs[0];
+    if (const Node& add = g.nodes[static_cast<size_t>(gather_index)]; add.op_type == "Add" && add.domain.empty() && add.inputs.size() == 2) {
+      offsets = add.inputs[0] == index ? add.inputs[1] : add.inputs[0];
+      const Tensor* t = constant(g, offsets);
+      if (!t || t->dtype() != DType::Int32 || add.inputs[0] == add.inputs[1]) continue;
+      add_index = gather_index;
+      index = add.outputs[0];
+      gather_index = sole_reader(g, index);
+      if (gather_index < 0) continue;
+    }
     const Node& gather = g.nodes[static_cast<size_t>(gather_index)];
     const Tensor* table = gather.inputs.empty() ? nullptr : constant(g, gather.inputs[0]);
-    if (gather.op_type != "Gather" || !gather.domain.empty() || gather.inputs.size() != 2 || gather.inputs[1] != cast.outputs[0] ||
+    if (gather.op_type != "Gather" || !gather.domain.empty() || gather.inputs.size() != 2 || gather.inputs[1] != index ||
         gather.get_int("axis", 0) != 0 || !table || table->rank() != 1 || table->numel() < 256)
       continue;
     Node lookup = gather;
     lookup.op_type = "TableLookup";
     lookup.domain = kExecDomain;
     lookup.inputs = {cast.inputs[0], gather.inputs[0]};
+    if (!offsets.empty()) lookup.inputs.push_back(offsets);
     lookup.attrs = cast.attrs;  // `to`: the kernel applies the Cast's conversion to other index types
     g.nodes[static_cast<size_t>(gather_index)] = std::move(lookup);
     dead.insert(i);
+    if (add_index >= 0) dead.insert(static_cast<size_t>(add_index));
     ++fused;
   }
 }

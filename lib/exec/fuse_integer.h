@@ -8,8 +8,8 @@
 // in between. The fused node computes the same integers (lib/quant/dyadic.h is the rescale of
 // both); the intermediate values are simply never materialised.
 //
-// Also: a table lookup Cast(x_u8 → int32) + Gather(table[256+] const, ·) becomes one
-// ai.dyad.exec.TableLookup(x, table) that indexes with x's bytes directly.
+// Also: a table lookup Cast(x_u8 → int32) [+ Add(channel offsets const)] + Gather(table const, ·)
+// becomes one ai.dyad.exec.TableLookup(x, table[, offsets]) that indexes with x's bytes directly.
 #pragma once
 #include "lib/ir/graph.h"
 

@@ -8,8 +8,6 @@
 
 namespace dyad::integer_emit {
 
-namespace {
-
 // Ops whose output element depends on the same element of each input only. A chain of them fed
 // by one quantized value is a function of 256 possible inputs: one table.
 const std::set<std::string>& elementwise_ops() {
@@ -19,8 +17,6 @@ const std::set<std::string>& elementwise_ops() {
       "Floor", "Ceil",     "Round",   "Clip",      "ThresholdedRelu", "PRelu", "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"};
   return ops;
 }
-
-}  // namespace
 
 bool IntegerGraphBuilder::is_metadata(const Node& n) const {
   // Shape arithmetic and other non-float work: copied unchanged. Shape and Size read only the
@@ -46,6 +42,34 @@ void IntegerGraphBuilder::emit_metadata(const Node& n) {
     available_.insert(out);
   }
   emit(std::move(copy));
+}
+
+bool IntegerGraphBuilder::feeds_only_tables(const std::string& value) const {
+  if (g_.is_graph_output(value)) return false;
+  const auto readers = g_.consumers(value);
+  if (readers.empty()) return false;
+  // The values computed from `value` alone through elementwise ops, in graph order.
+  std::set<std::string> chain = {value};
+  const int first = g_.producer(value);
+  for (size_t i = first < 0 ? 0 : static_cast<size_t>(first) + 1; i < g_.nodes.size(); ++i) {
+    const Node& n = g_.nodes[i];
+    if (!n.domain.empty() || !elementwise_ops().count(n.op_type) || n.outputs.size() != 1) continue;
+    bool from_chain = false, other = false;
+    for (const auto& in : n.inputs) {
+      if (in.empty()) continue;
+      if (const Tensor* c = constant(in); c && c->numel() == 1 && c->rank() <= 1) continue;
+      (chain.count(in) ? from_chain : other) = true;
+    }
+    if (from_chain && !other) chain.insert(n.outputs[0]);
+  }
+  for (size_t r : readers) {
+    const Node& n = g_.nodes[r];
+    // Relu or Clip straight on a uint8 value is emitted as a clamp, not a table.
+    if (!chain.count(n.outputs.empty() ? std::string() : n.outputs[0]) || n.op_type == "Relu" || n.op_type == "Clip" ||
+        options_.keep_float.count(n.op_type) || (!n.name.empty() && options_.keep_float.count(n.name)))
+      return false;
+  }
+  return true;
 }
 
 bool IntegerGraphBuilder::defer_elementwise(const Node& n, size_t index) {
@@ -86,26 +110,46 @@ void IntegerGraphBuilder::materialize_table(const std::string& value) {
   Model table_model;
   table_model.opset_imports = {{"", 17}};
   Graph& tg = table_model.graph;
-  const ActivationQuant rq = quantized(root).q;
-  tg.inputs.push_back({root, DType::Float32, true, {Dim{256, ""}}});
+  const QValue x = quantized(root);
+  // The root's quantizations: one, or one per channel (then the table holds 256 entries per
+  // channel and the index adds 256 * channel).
+  const std::vector<ActivationQuant> roots = per_channel_.count(root) ? per_channel_.at(root) : std::vector<ActivationQuant>{x.q};
+  tg.inputs.push_back({root, DType::Float32, true, {}});  // its size is set below
   tg.outputs.push_back({value, DType::Float32, false, {}});
   for (size_t i : chain) {
     tg.nodes.push_back(g_.nodes[i]);
     for (const auto& in : g_.nodes[i].inputs)
       if (const Tensor* c = constant(in)) tg.initializers[in] = *c;
   }
-  Tensor levels(DType::Float32, {256});
-  for (int k = 0; k < 256; ++k) levels.data<float>()[k] = rq.scale * static_cast<float>(k - rq.zero_point);
-  const Tensor y = Executor(table_model, {.threads = 1}).run({{root, levels}})[0];
-  if (y.numel() != 256) fail("elementwise chain ending at '{}' does not keep its input's shape", value);
   const ActivationQuant q = quant_for(value);
-  Tensor table(DType::UInt8, {256});
-  for (int k = 0; k < 256; ++k) table.data<uint8_t>()[k] = static_cast<uint8_t>(q.quantize(y.data<float>()[k]));
+  const size_t channels = roots.size();
+  const int64_t entries = 256 * static_cast<int64_t>(channels);
+  tg.inputs[0].dims = {Dim{entries, ""}};
+  Tensor levels(DType::Float32, {entries});
+  for (size_t c = 0; c < channels; ++c) {
+    const ActivationQuant& r = roots[c];
+    for (int k = 0; k < 256; ++k) levels.data<float>()[c * 256 + static_cast<size_t>(k)] = r.scale * static_cast<float>(k - r.zero_point);
+  }
+  const Tensor y = Executor(table_model, {.threads = 1}).run({{root, levels}})[0];
+  if (y.numel() != entries) fail("elementwise chain ending at '{}' does not keep its input's shape", value);
+  Tensor table(DType::UInt8, {entries});
+  for (int64_t k = 0; k < entries; ++k) table.data<uint8_t>()[k] = static_cast<uint8_t>(q.quantize(y.data<float>()[k]));
 
-  const QValue x = quantized(root);
+  // The index: the root's bytes, plus 256 * channel for a per-channel root.
   if (!root_index_.count(root)) {
-    const std::string index = fresh(root + "_index");
+    std::string index = fresh(root + "_index");
     emit(make_node("Cast", {x.name}, {index}, {{"to", int_attribute(static_cast<int64_t>(DType::Int32))}}));
+    if (channels > 1) {  // + 256 * channel, broadcast over [N, C, spatial...]
+      const int64_t rank = known_rank(root);
+      if (rank < 2) fail("per-channel value '{}' has no known channel axis", root);
+      Shape offsets_shape(static_cast<size_t>(rank - 1), 1);
+      offsets_shape[0] = static_cast<int64_t>(channels);
+      std::vector<int32_t> offsets;
+      for (size_t c = 0; c < channels; ++c) offsets.push_back(static_cast<int32_t>(256 * c));
+      const std::string shifted = fresh(root + "_channel_index");
+      emit(make_node("Add", {index, add_const(root + "_channel_offsets", Tensor::from_vector<int32_t>(offsets, offsets_shape))}, {shifted}));
+      index = shifted;
+    }
     root_index_[root] = index;
   }
   const std::string name = fresh(value + "_q");

@@ -17,6 +17,9 @@
 
 namespace dyad::integer_emit {
 
+// Elementwise ops (integer_elementwise.cc): chains of them become tables.
+const std::set<std::string>& elementwise_ops();
+
 class IntegerGraphBuilder {
  public:
   IntegerGraphBuilder(const Model& src, const CalibrationStats& stats, const IntegerEmitOptions& options)
@@ -69,6 +72,12 @@ class IntegerGraphBuilder {
   // `constant_shape`) into `result`'s quantization.
   void requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape, const std::string& result,
                   float lo, float hi);
+  // True when every reader of `value` is an elementwise op the table chains take (scalar
+  // constants, other inputs from the same chain), so its uint8 form feeds tables alone.
+  bool feeds_only_tables(const std::string& value) const;
+  // Per-channel DyadicRequant of a Conv accumulator into `result` (per_channel_preactivations).
+  void requantize_per_channel(const std::string& acc, const std::vector<double>& in_times_weight_scales, Shape constant_shape,
+                              const std::string& result, const ChannelStats& channels);
   // x - zero point as int32.
   std::string centered_int32(const QValue& x, const std::string& base);
   // `x` rescaled to `target` (for Concat inputs); x itself when the quantization is equal.
@@ -124,6 +133,7 @@ class IntegerGraphBuilder {
   Model out_;
   IntegerEmitResult result_;
   std::map<std::string, QValue> quant_;       // float name -> its uint8 version
+  std::map<std::string, std::vector<ActivationQuant>> per_channel_;  // values quantized per channel (axis 1)
   std::map<std::string, Deferred> deferred_;  // float name -> how to compute it from its root
   std::map<std::string, std::string> root_index_;  // root float name -> its int32 table index
   std::set<std::string> available_;           // names that exist unchanged in the output graph

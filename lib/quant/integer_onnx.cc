@@ -208,8 +208,8 @@ std::vector<double> IntegerGraphBuilder::corrected_bias(const Node& n, const Ten
   std::vector<double> b;
   if (bias)
     for (int64_t c = 0; c < channels; ++c) b.push_back(bias->get_as_double(bias->numel() == 1 ? 0 : c));
-  auto means_it = stats_.channel_means.find(n.inputs[0]);
-  if (!options_.bias_correction || means_it == stats_.channel_means.end()) return b;
+  auto means_it = stats_.channel_stats.find(n.inputs[0]);
+  if (!options_.bias_correction || means_it == stats_.channel_stats.end()) return b;
   const std::vector<double> mean = means_it->second.means();
   if (b.empty()) b.assign(static_cast<size_t>(channels), 0.0);
   const int8_t* q = wq.values.data<int8_t>();
@@ -258,10 +258,53 @@ std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc,
   return with_bias;
 }
 
+void IntegerGraphBuilder::requantize_per_channel(const std::string& acc, const std::vector<double>& in_times_weight_scales,
+                                                 Shape constant_shape, const std::string& result, const ChannelStats& channels) {
+  const FloatRange tensor = stats_.tensors.at(result).range(options_.method, options_.percentile);
+  std::vector<ActivationQuant> quants;
+  std::vector<int64_t> m, d, h, zp;
+  for (size_t c = 0; c < in_times_weight_scales.size(); ++c) {
+    // The channel's own range, clipped where the tensor's calibrated range clips.
+    FloatRange own{std::max(channels.mins[c], tensor.min), std::min(channels.maxs[c], tensor.max)};
+    if (!(own.min <= own.max)) own = tensor;
+    // A (nearly) constant channel: no finer than 1/256 of the tensor's step, so the multiplier
+    // stays in range; its few values are still exact to well under one tensor step.
+    const float min_width = (tensor.max - tensor.min) / 256.0f;
+    if (own.max - own.min < min_width) own.max = own.min + min_width;
+    const ActivationQuant q = uint8_quant(own);
+    const double real = in_times_weight_scales[c] / q.scale;
+    if (!dyadic_multiplier_valid(real)) fail("tensor '{}': requantization multiplier {} is out of range", result, real);
+    const DyadicMultiplier dm = dyadic_from_real(real);
+    m.push_back(dm.m);
+    d.push_back(int64_t{1} << dm.s);
+    h.push_back(dm.s > 0 ? int64_t{1} << (dm.s - 1) : 0);
+    zp.push_back(q.zero_point);
+    quants.push_back(q);
+  }
+  const std::string name = fresh(result + "_q");
+  call("DyadicRequant",
+       {acc, add_const(result + "_M", Tensor::from_vector<int64_t>(m, constant_shape)),
+        add_const(result + "_D", Tensor::from_vector<int64_t>(d, constant_shape)),
+        add_const(result + "_H", Tensor::from_vector<int64_t>(h, constant_shape)),
+        add_const(result + "_ZP", Tensor::from_vector<int64_t>(zp, constant_shape)), i64(result + "_QMIN", 0), i64(result + "_QMAX", 255)},
+       name);
+  quant_[result] = {name, quants.front()};  // per_channel_ has the truth; tables read that
+  per_channel_[result] = std::move(quants);
+}
+
 void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output, const std::string& acc, const QValue& input,
                                        const WeightQuant& wq, const Shape& shape) {
   float lo, hi;
   const std::string result = fold_activation(output, lo, hi);
+  auto channels = stats_.channel_stats.find(result);
+  if (options_.per_channel_preactivations && n.op_type == "Conv" && n.get_int("group", 1) > 1 && result == output && channels != stats_.channel_stats.end() &&
+      channels->second.mins.size() == wq.scales.size() && feeds_only_tables(result)) {
+    std::vector<double> in_times_weight;
+    for (float s_w : wq.scales) in_times_weight.push_back(static_cast<double>(input.q.scale) * s_w);
+    requantize_per_channel(acc, in_times_weight, shape, result, channels->second);
+    record_layer(n, result, input, wq);
+    return;
+  }
   const double s_y = quant_for(result).scale;
   std::vector<double> real;
   for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / s_y);
@@ -399,8 +442,16 @@ IntegerEmitResult IntegerGraphBuilder::build() {
     if (!done) emit_float_island(n);
   }
   for (const auto& out : g_.outputs) ensure_float(out.name);
-  for (const auto& [float_name, v] : quant_)
-    if (!constant(float_name)) result_.tensors.push_back({float_name, v.name, v.q.scale, v.q.zero_point});
+  for (const auto& [float_name, v] : quant_) {
+    if (constant(float_name)) continue;
+    QuantizedTensor t{float_name, v.name, v.q.scale, v.q.zero_point, {}, {}};
+    if (auto pc = per_channel_.find(float_name); pc != per_channel_.end())
+      for (const ActivationQuant& q : pc->second) {
+        t.channel_scales.push_back(q.scale);
+        t.channel_zero_points.push_back(q.zero_point);
+      }
+    result_.tensors.push_back(std::move(t));
+  }
   if (result_.quantized_layers == 0) fail("the model has no quantizable layer (Conv, Gemm or MatMul with constant weights)");
   if (functions_.count("IntegerLayerNorm")) functions_.insert("IntegerSqrt");
   for (Function& f : dyad_functions())

@@ -48,16 +48,25 @@ struct IntegerEmitOptions {
   std::set<std::string> keep_float;
   // Bias correction (Nagel et al. 2019, "Data-free quantization", §4.2 with empirical input
   // means): subtract the mean output shift the weight rounding causes, (W_q - W) E[x], from each
-  // layer's bias. Needs CalibrationStats::channel_means of the layer inputs; layers without
+  // layer's bias. Needs CalibrationStats::channel_stats of the layer inputs; layers without
   // them are left as they are.
   bool bias_correction = true;
+  // A Conv output read only by elementwise chains (which become tables) is requantized per
+  // output channel, each channel over its own calibrated range clipped to the tensor's, and the
+  // tables are per channel too: the depthwise layers of MobileNet-style nets, whose channels'
+  // ranges differ by orders of magnitude, keep their small channels. Integer-only format only;
+  // needs CalibrationStats::channel_stats of the Conv outputs.
+  bool per_channel_preactivations = true;
 };
 
-// One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point).
+// One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point), or per
+// channel (axis 1) with channel_scales and channel_zero_points when those are set.
 struct QuantizedTensor {
   std::string float_name, integer_name;
   float scale = 1.0f;
   int32_t zero_point = 0;
+  std::vector<float> channel_scales;
+  std::vector<int32_t> channel_zero_points;
 };
 
 // One Conv, Gemm or MatMul made integer.

@@ -31,6 +31,14 @@ bool IntegerGraphBuilder::emit_qdq(const Node& n) {
     axis = conv || (gemm && n.get_int("transB", 0) != 0) ? 0 : 1;
   } else if (n.op_type == "Add") {
     if (n.inputs.size() != 2 || constant(n.inputs[0]) || constant(n.inputs[1])) return false;
+  } else if (elementwise_ops().count(n.op_type)) {
+    // A nonlinearity (HardSwish, Sigmoid, ...) on one activation: DequantizeLinear, the float
+    // op, QuantizeLinear, the QDQ group runtimes map to their quantized kernels or run as is.
+    if (n.inputs.empty() || !is_activation(n.inputs[0])) return false;
+    for (size_t i = 1; i < n.inputs.size(); ++i)
+      if (!n.inputs[i].empty() && !constant(n.inputs[i])) return false;
+    for (size_t i = 1; i < n.inputs.size(); ++i)
+      if (!n.inputs[i].empty()) use_original_initializer(n.inputs[i]);
   } else if (n.op_type != "GlobalAveragePool" && n.op_type != "AveragePool") {
     return false;
   }

@@ -11,7 +11,6 @@ namespace dyad::integer_emit {
 namespace {
 
 // Output quantization of the integer Softmax: probabilities in [0, 1] as k / 255.
-constexpr ActivationQuant kProbabilityQuant{1.0f / 255.0f, 0};
 // Fixed-point precision of the Softmax exp table: exp(-d s_x) * 2^20.
 constexpr int kExpTableBits = 20;
 
@@ -132,12 +131,21 @@ bool IntegerGraphBuilder::emit_softmax(const Node& n) {
                  {{"axis", int_attribute(0)}}));
   emit(make_node("ReduceSum", {e, add_const(base + "_axes", Tensor::from_vector<int64_t>({-1}, {1}))}, {sum},
                  {{"keepdims", int_attribute(1)}}));
-  emit(make_node("Div", {sum, two}, {half}));
-  emit(make_node("Mul", {e, i64(base + "_levels", 255)}, {scaled}));
+  // The output step: 1/255 when probabilities reach 1, finer when calibration saw them stay
+  // lower (attention spread over many positions): step = 256 / A with A = round(256 * 255 /
+  // p_max), so y = round(e * A / (256 * sum)), clamped to 255.
+  const float p_max = std::clamp(stats_.tensors.count(base) ? stats_.tensors.at(base).range(options_.method, options_.percentile).max : 1.0f,
+                                 1.0f / 64.0f, 1.0f);
+  const int64_t levels = std::llround(256.0 * 255.0 / p_max);
+  const std::string sum_scaled = fresh(base + "_sum_256"), clamped = fresh(base + "_clamped");
+  emit(make_node("Mul", {sum, i64(base + "_256", 256)}, {sum_scaled}));
+  emit(make_node("Div", {sum_scaled, two}, {half}));
+  emit(make_node("Mul", {e, i64(base + "_levels", levels)}, {scaled}));
   emit(make_node("Add", {scaled, half}, {num}));
-  emit(make_node("Div", {num, sum}, {ratio}));  // both non-negative: floor, at most 255
-  emit(make_node("Cast", {ratio}, {name}, {{"to", int_attribute(static_cast<int64_t>(DType::UInt8))}}));
-  quant_[n.outputs[0]] = {name, kProbabilityQuant};
+  emit(make_node("Div", {num, sum_scaled}, {ratio}));  // both non-negative: floor
+  emit(make_node("Min", {ratio, i64(base + "_top", 255)}, {clamped}));
+  emit(make_node("Cast", {clamped}, {name}, {{"to", int_attribute(static_cast<int64_t>(DType::UInt8))}}));
+  quant_[n.outputs[0]] = {name, {static_cast<float>(256.0 / static_cast<double>(levels)), 0}};
   return true;
 }
 

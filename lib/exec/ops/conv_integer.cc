@@ -84,7 +84,7 @@ void op_conv_integer_requant(KernelContext& c) {
   stage.bias = bias.data<int32_t>();
   for (int64_t ch = 0; ch < channels; ++ch)
     stage.multipliers.push_back({static_cast<int32_t>(per_channel(4, ch)), __builtin_ctzll(static_cast<unsigned long long>(per_channel(5, ch)))});
-  stage.zero_point = static_cast<int32_t>(c.in(7).data<int64_t>()[0]);
+  for (int64_t ch = 0; ch < channels; ++ch) stage.zero_points.push_back(static_cast<int32_t>(per_channel(7, ch)));
   stage.qmin = static_cast<int32_t>(c.in(8).data<int64_t>()[0]);
   stage.qmax = static_cast<int32_t>(c.in(9).data<int64_t>()[0]);
   const int32_t x_zero_point = static_cast<int32_t>(c.in(2).get_as_int64(0));
@@ -102,7 +102,7 @@ void op_conv_integer_requant(KernelContext& c) {
   for (int64_t i = 0; i < acc.numel(); ++i) {
     const int64_t ch = (i / inner) % channels;
     const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc.data<int32_t>()[i]) + static_cast<uint32_t>(stage.bias[ch]));
-    y.data<uint8_t>()[i] = static_cast<uint8_t>(dyadic_requantize(a, stage.multipliers[static_cast<size_t>(ch)], stage.zero_point, stage.qmin, stage.qmax));
+    y.data<uint8_t>()[i] = static_cast<uint8_t>(dyadic_requantize(a, stage.multipliers[static_cast<size_t>(ch)], stage.zero_points[static_cast<size_t>(ch)], stage.qmin, stage.qmax));
   }
   c.outputs[0] = std::move(y);
 }

@@ -153,7 +153,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   auto multiply = [&](int64_t item, const QPackedActivations& acts, uint8_t* wide, int64_t begin, int64_t end) {
     const int64_t gi = item % group;
     if (stage) {
-      const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
+      const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
       qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, begin, end, QOutput::UInt8, out, wide, columns);
     } else {
       qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, begin, end, QOutput::Int32, {}, wide, columns);
@@ -208,7 +208,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     const size_t out_bytes = stage ? 1 : 4;
     std::vector<QDepthwiseOutput> outs(static_cast<size_t>(C));
     for (int64_t ch = 0; ch < C; ++ch)
-      if (stage) outs[static_cast<size_t>(ch)] = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_point, stage->qmin, stage->qmax};
+      if (stage) outs[static_cast<size_t>(ch)] = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_points[static_cast<size_t>(ch)], stage->qmin, stage->qmax};
     // Work items are runs of channels within one image.
     constexpr int64_t kChannelsPerItem = 16;
     const int64_t runs = (C + kChannelsPerItem - 1) / kChannelsPerItem;
@@ -239,7 +239,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t col_begin, int64_t col_end) {
     const int64_t n = item / group, gi = item % group;
     if (stage) {
-      const QOutputStage out{stage->multipliers.data() + gi * Mg, stage->zero_point, stage->qmin, stage->qmax};
+      const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
       qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, col_begin, col_end, QOutput::UInt8, out,
             y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
     } else {

@@ -15,7 +15,8 @@ namespace dyad::ops {
 struct ConvOutputStage {
   const int32_t* bias = nullptr;              // per output channel
   std::vector<DyadicMultiplier> multipliers;  // per output channel
-  int32_t zero_point = 0, qmin = 0, qmax = 255;
+  std::vector<int32_t> zero_points;             // per output channel
+  int32_t qmin = 0, qmax = 255;
 };
 
 // Requires a non-reference qgemm_isa_best(). Padding adds (z - z) * w = 0 everywhere.

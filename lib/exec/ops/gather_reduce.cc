@@ -70,9 +70,59 @@ void table_lookup_typed(const KernelContext& c, const Tensor& x, const Tensor& t
   }
 }
 
+// TableLookup with channel offsets: Gather(table, Cast(x) + offsets). The emitter's form, x
+// [N, C, ...] uint8 and offsets [C, 1, ...] within the table, runs plane by plane on the byte
+// lookup kernel; anything else broadcasts element by element with bounds checks.
+void table_lookup_offsets(const KernelContext& c, const Tensor& x, const Tensor& table, const Tensor& offsets, Tensor& y) {
+  const int32_t* off = offsets.data<int32_t>();
+  const int64_t size = table.numel();
+  bool planes = x.dtype() == DType::UInt8 && table.dtype() == DType::UInt8 && x.rank() >= 2 && offsets.rank() == x.rank() - 1 &&
+                offsets.dim(0) == x.dim(1) && offsets.numel() == x.dim(1) && y.shape() == x.shape();
+  for (int64_t ch = 0; planes && ch < offsets.numel(); ++ch) planes = off[ch] >= 0 && off[ch] + 256 <= size;
+  if (planes) {
+    const int64_t channels = x.dim(1), plane = x.numel() / std::max<int64_t>(x.dim(0) * channels, 1);
+    parallel_for(x.dim(0) * channels, plane, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p)
+        u8_lut256(lookup_isa_best(), table.data<uint8_t>() + off[p % channels], x.data<uint8_t>() + p * plane, plane,
+                  y.data<uint8_t>() + p * plane);
+    });
+    return;
+  }
+  if (!dtype_is_integer(x.dtype())) c.fail("TableLookup takes integer indices, got {}", dtype_name(x.dtype()));
+  const size_t es = element_size(c, table.dtype());
+  const auto xs = broadcast_strides(x.shape(), y.shape()), os = broadcast_strides(offsets.shape(), y.shape());
+  const bool to_int32 = c.node.get_int("to", 0) == static_cast<int64_t>(DType::Int32);
+  std::vector<int64_t> pos(static_cast<size_t>(y.rank()), 0);
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    int64_t xi = 0, oi = 0;
+    for (int d = 0; d < y.rank(); ++d) {
+      xi += pos[static_cast<size_t>(d)] * xs[static_cast<size_t>(d)];
+      oi += pos[static_cast<size_t>(d)] * os[static_cast<size_t>(d)];
+    }
+    const int64_t raw = x.get_as_int64(xi);
+    // Cast's wrap, then the Add in int32 (wrapping, as ONNX Runtime's), then Gather's checks.
+    const int64_t idx = static_cast<int32_t>(static_cast<uint32_t>(to_int32 ? static_cast<int32_t>(raw) : raw) + static_cast<uint32_t>(off[oi]));
+    int64_t k = idx < 0 ? idx + size : idx;
+    if (k < 0 || k >= size) c.fail("index {} is out of range for dimension {}", idx, size);
+    std::memcpy(y.raw() + static_cast<size_t>(i) * es, table.raw() + static_cast<size_t>(k) * es, es);
+    for (int d = y.rank() - 1; d >= 0; --d) {
+      if (++pos[static_cast<size_t>(d)] < y.dim(d)) break;
+      pos[static_cast<size_t>(d)] = 0;
+    }
+  }
+}
+
 void op_table_lookup(KernelContext& c) {
   const Tensor &x = c.in(0), &table = c.in(1);
   if (table.rank() != 1) c.fail("TableLookup takes a 1-D table");
+  if (c.has(2)) {
+    const Tensor& offsets = c.in(2);
+    if (offsets.dtype() != DType::Int32) c.fail("TableLookup offsets must be int32");
+    Tensor y = Tensor::uninitialized(table.dtype(), broadcast_shapes(c, x.shape(), offsets.shape()));
+    table_lookup_offsets(c, x, table, offsets, y);
+    c.outputs[0] = std::move(y);
+    return;
+  }
   Tensor y = Tensor::uninitialized(table.dtype(), x.shape());
   switch (element_size(c, table.dtype())) {
     case 1: table_lookup_typed<uint8_t>(c, x, table, y); break;
