@@ -95,21 +95,23 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
                      : std::vector<CalibMethod>{CalibMethod::Percentile, CalibMethod::Mse, CalibMethod::MinMax};
   std::vector<std::string> tried;
   auto describe = [&](const Candidate& c) {
-    tried.push_back(fmt::format("{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
-                                c.validation.output_sqnr_db));
+    std::string text = fmt::format("{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
+                                   c.validation.output_sqnr_db);
+    if (c.validation.decisions > 0) text += fmt::format(", {} of {} argmax kept", c.validation.decisions_kept, c.validation.decisions);
+    tried.push_back(std::move(text));
   };
   std::optional<Candidate> best;
   for (CalibMethod m : methods) {
     Candidate c = try_candidate(m, options.bias_correction != BiasCorrection::Off);
     describe(c);
-    if (!best || c.validation.output_sqnr_db > best->validation.output_sqnr_db) best = std::move(c);
+    if (!best || closer_to_float(c.validation, best->validation)) best = std::move(c);
   }
   if (options.bias_correction == BiasCorrection::Auto && best->emitted.bias_corrected > 0) {
     // Bias correction removes the mean shift of weight rounding, which helps small fan-in layers
     // (depthwise) most and can cost a little elsewhere.
     Candidate c = try_candidate(best->method, false);
     describe(c);
-    if (c.validation.output_sqnr_db > best->validation.output_sqnr_db) best = std::move(c);
+    if (closer_to_float(c.validation, best->validation)) best = std::move(c);
   }
   IntegerEmitResult& emitted = best->emitted;
   const Validation& validation = best->validation;

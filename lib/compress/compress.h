@@ -42,9 +42,10 @@ struct CompressOptions {
   // per_channel_preactivations); integer-only format.
   bool per_channel_activations = true;
   int threads = 0;
-  // Per-layer SQNR is measured on the first calibration batches holding at least this many
-  // samples (0: all): running the integer graph costs more than calibrating, and 16 samples
-  // (of a batch of images, each a whole output map) estimate an SQNR to a fraction of a dB.
+  // Candidates and per-layer SQNR are measured on the first calibration batches holding at least
+  // this many samples (0: all) and 2^16 output values (validate.h): running the integer graph
+  // costs more than calibrating, and 16 images with a whole output map each estimate an SQNR to
+  // a fraction of a dB, while a classifier's ten logits per image need hundreds of images.
   int64_t validation_samples = 16;
   // (stage, done, total) as work proceeds: "calibrate" and "validate" per batch.
   std::function<void(const std::string&, int64_t, int64_t)> progress;

@@ -10,10 +10,10 @@ namespace dyad {
 
 namespace {
 
-// The first `n` samples of a batch (every input sliced along its first axis).
-std::map<std::string, Tensor> first_samples(const std::map<std::string, Tensor>& batch, int64_t n) {
+// Samples [begin, end) of a batch (every input sliced along its first axis).
+std::map<std::string, Tensor> samples_of(const std::map<std::string, Tensor>& batch, int64_t begin, int64_t end) {
   std::map<std::string, Tensor> out;
-  for (const auto& [name, t] : batch) out[name] = t.rank() == 0 ? t : t.rows(0, n);
+  for (const auto& [name, t] : batch) out[name] = t.rank() == 0 ? t : t.rows(begin, end);
   return out;
 }
 
@@ -22,6 +22,14 @@ double sqnr_db(double signal, double noise) {
 }
 
 }  // namespace
+
+bool closer_to_float(const Validation& a, const Validation& b) {
+  // Compared as fractions (a.kept / a.total > b.kept / b.total) without division.
+  const double lhs = static_cast<double>(a.decisions_kept) * static_cast<double>(std::max<int64_t>(b.decisions, 1));
+  const double rhs = static_cast<double>(b.decisions_kept) * static_cast<double>(std::max<int64_t>(a.decisions, 1));
+  if (lhs != rhs) return lhs > rhs;
+  return a.output_sqnr_db > b.output_sqnr_db;
+}
 
 Validation validate(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options) {
   ExecOptions exec_options;
@@ -36,17 +44,23 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
   double out_signal = 0, out_noise = 0;
 
   Validation v;
-  std::vector<std::map<std::string, Tensor>> batches;
-  for (const auto& batch : options.calibration) {
-    if (options.validation_samples > 0 && v.samples >= options.validation_samples) break;
-    const Tensor& first = batch.begin()->second;
-    const int64_t n = first.rank() ? first.dim(0) : 1;
-    const int64_t take = options.validation_samples > 0 ? std::min(n, options.validation_samples - v.samples) : n;
-    batches.push_back(take < n ? first_samples(batch, take) : batch);
+  int64_t output_values = 0;
+  const int64_t total_batches = static_cast<int64_t>(options.calibration.size());
+  // Batch b from sample `start` on: the first batch may be split where the minimum is reached,
+  // its rest then coming next if more output values are needed.
+  for (size_t b = 0, start = 0; b < options.calibration.size();) {
+    // Enough samples, and enough output values for the SQNR to mean something: a classifier's
+    // ten logits per image need many more images than a detector's output map.
+    const bool minimum_met = options.validation_samples <= 0 || v.samples >= options.validation_samples;
+    if (options.validation_samples > 0 && minimum_met && output_values >= kValidationOutputValues) break;
+    const Tensor& first = options.calibration[b].begin()->second;
+    const int64_t n = first.rank() ? first.dim(0) : 1, begin = static_cast<int64_t>(start);
+    const int64_t take = minimum_met ? n - begin : std::min(n - begin, options.validation_samples - v.samples);
+    const std::map<std::string, Tensor> batch =
+        take < n ? samples_of(options.calibration[b], begin, begin + take) : options.calibration[b];
     v.samples += take;
-  }
-  for (size_t b = 0; b < batches.size(); ++b) {
-    const auto& batch = batches[b];
+    start += static_cast<size_t>(take);
+    if (static_cast<int64_t>(start) == n) ++b, start = 0;
     std::map<std::string, Tensor> reference;
     const std::vector<Tensor> float_out = float_exec.run(batch, [&](const std::string& name, const Tensor& t) {
       if (layer_of.count(name)) reference[name] = t;
@@ -70,13 +84,23 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
     });
     for (size_t o = 0; o < float_out.size() && o < int_out.size(); ++o) {
       if (float_out[o].dtype() != DType::Float32 || int_out[o].dtype() != DType::Float32) continue;
+      output_values += float_out[o].numel();
+      if (const Tensor& f = float_out[o]; f.rank() >= 2 && f.dim(f.rank() - 1) >= 2 && f.shape() == int_out[o].shape()) {
+        const int64_t width = f.dim(f.rank() - 1);
+        for (int64_t row = 0; row < f.numel() / width; ++row) {
+          const float* a = f.data<float>() + row * width;
+          const float* b = int_out[o].data<float>() + row * width;
+          ++v.decisions;
+          v.decisions_kept += std::max_element(a, a + width) - a == std::max_element(b, b + width) - b;
+        }
+      }
       for (int64_t i = 0; i < float_out[o].numel() && i < int_out[o].numel(); ++i) {
         const double x = float_out[o].data<float>()[i], x_hat = int_out[o].data<float>()[i];
         out_signal += x * x;
         out_noise += (x - x_hat) * (x - x_hat);
       }
     }
-    if (options.progress) options.progress("validate", static_cast<int64_t>(b + 1), static_cast<int64_t>(batches.size()));
+    if (options.progress) options.progress("validate", static_cast<int64_t>(b), total_batches);
   }
   for (size_t i = 0; i < signal.size(); ++i) v.layer_sqnr_db.push_back(sqnr_db(signal[i], noise[i]));
   v.output_sqnr_db = sqnr_db(out_signal, out_noise);

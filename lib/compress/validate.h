@@ -12,10 +12,18 @@ namespace dyad {
 struct Validation {
   std::vector<double> layer_sqnr_db;  // per IntegerEmitResult::layers entry
   double output_sqnr_db = 0;          // over all graph outputs together
+  // Rows of the outputs (last axis of 2+ values: class scores, per-step CTC scores) and how many
+  // of them keep the float model's largest entry: the decision a classifier or decoder makes.
+  int64_t decisions = 0, decisions_kept = 0;
   int64_t samples = 0;
 };
 
-// Runs both models on the first calibration batches holding options.validation_samples samples.
+// The candidate closer to float: more decisions kept, then the higher output SQNR.
+bool closer_to_float(const Validation& a, const Validation& b);
+
+// Runs both models on the first calibration batches holding options.validation_samples samples
+// and at least kValidationOutputValues output values (all batches if they hold fewer).
+inline constexpr int64_t kValidationOutputValues = int64_t{1} << 16;
 Validation validate(const Model& prepared, const IntegerEmitResult& emitted, const CompressOptions& options);
 
 }  // namespace dyad
