@@ -215,6 +215,24 @@ TEST(Cli, ImageFolderCalibrationKeepFloatAndTheirErrors) {
   EXPECT_FALSE(fs::exists(dir / "out.onnx"));
 }
 
+TEST(Cli, PerChannelActivationsSwitch) {
+  // mobilenet_v3_small's depthwise outputs reach the projection only through hard-swish: with
+  // per-channel activations (the default) they get per-channel tables, indexed with channel
+  // offsets; switched off, none.
+  test::TempDir dir;
+  auto emit = [&](const std::string& flag, const std::string& name) {
+    const auto r = run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() + flag + " -o " +
+                                        (dir / name).string()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return test::read_file(dir / name);
+  };
+  EXPECT_NE(emit("", "on.onnx").find("_channel_offsets"), std::string::npos);
+  EXPECT_EQ(emit(" --per-channel-activations off", "off.onnx").find("_channel_offsets"), std::string::npos);
+  expect_clean_failure(run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() +
+                                            " --per-channel-activations maybe -o " + (dir / "x.onnx").string())),
+                       2, "per-channel-activations");
+}
+
 TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
   expect_clean_failure(run_command(compress("inspect")), 2, "model");

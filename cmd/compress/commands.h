@@ -25,6 +25,7 @@ struct CompressCommandOptions {
   std::string model, output, budget, calib, preprocess, calib_method = "auto", report, format = "integer";
   std::vector<std::string> keep_float;
   std::string bias_correction = "auto";
+  std::string per_channel_activations = "on";
   double percentile = 99.99;
   int64_t batch_size = 32, max_samples = 0;
   int threads = 0;

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
                  "auto (default: keep it if the outputs come closer to float), on or off: correct biases for the mean "
                  "shift weight rounding causes")
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--per-channel-activations", compress.per_channel_activations,
+                 "on (default) or off: requantize depthwise conv outputs that only elementwise tables read per "
+                 "channel, with per-channel tables")
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--keep-float", compress.keep_float,
                  "leave these nodes in float (node names or op types, repeatable); they become declared float islands");
   app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
