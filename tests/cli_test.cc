@@ -233,6 +233,25 @@ TEST(Cli, PerChannelActivationsSwitch) {
                        2, "per-channel-activations");
 }
 
+TEST(Cli, CrossLayerEqualizationSwitch) {
+  // resnet_small has conv pairs joined by Relu: on applies the pass, auto tries it as a
+  // candidate, off does neither.
+  test::TempDir dir;
+  auto report = [&](const std::string& mode) {
+    const fs::path json = dir / (mode + ".json");
+    const auto r = run_command(compress(model_path("resnet_small") + " --budget bits=8 --calib " + images() +
+                                        " --cross-layer-equalization " + mode + " -o " + (dir / (mode + ".onnx")).string() +
+                                        " --report " + json.string()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return test::read_file(json);
+  };
+  EXPECT_NE(report("on").find("\"equalize_cross_layer\""), std::string::npos);
+  EXPECT_NE(report("auto").find("with cross-layer equalization"), std::string::npos);
+  const std::string off = report("off");
+  EXPECT_EQ(off.find("equalize_cross_layer"), std::string::npos);
+  EXPECT_EQ(off.find("with cross-layer equalization"), std::string::npos);
+}
+
 TEST(Cli, UsageErrorsExitWithTwo) {
   expect_clean_failure(run_command(compress("run " + model_path("lenet") + " -o /tmp/x")), 2, "--input");
   expect_clean_failure(run_command(compress("inspect")), 2, "model");

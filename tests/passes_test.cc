@@ -189,6 +189,46 @@ g (float[1] x) => (float[1000,1000] y) {
   EXPECT_EQ(count_ops(m.graph, "ConstantOfShape"), 1);
 }
 
+TEST(EqualizeCrossLayer, HandDerivedScalesThroughReluAndMaxPool) {
+  // A's output channels have weight ranges 4 and 0.01, B's input channels 1 and 1, so
+  // s = sqrt(r1 / r2) = (2, 0.1): A's channels become 4/2 = 2 and 0.01/0.1 = 0.1, B's 1*2 = 2
+  // and 1*0.1 = 0.1, A's bias (2, 0.3) becomes (1, 3).
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,1,6,6] x) => (float[1,1,2,2] y)
+  <float[2,1,2,2] wa = {4, -1, 0.5, 2, 0.01, -0.005, 0.002, 0.001}, float[2] ba = {2, 0.3},
+   float[1,2,1,1] wb = {1, -1}, float[1] bb = {0.25}> {
+  a = Conv<kernel_shape = [2, 2]>(x, wa, ba)
+  r = Relu(a)
+  p = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(r)
+  y = Conv<kernel_shape = [1, 1]>(p, wb, bb)
+})");
+  Model m = original;
+  EXPECT_EQ(equalize_cross_layer(m), 1);
+  const Tensor &wa = m.graph.initializers.at(m.graph.nodes[0].inputs[1]), &ba = m.graph.initializers.at(m.graph.nodes[0].inputs[2]);
+  const Tensor& wb = m.graph.initializers.at(m.graph.nodes[3].inputs[1]);
+  EXPECT_FLOAT_EQ(wa.data<float>()[0], 2.0f);
+  EXPECT_FLOAT_EQ(wa.data<float>()[4], 0.1f);
+  EXPECT_FLOAT_EQ(ba.data<float>()[0], 1.0f);
+  EXPECT_FLOAT_EQ(ba.data<float>()[1], 3.0f);
+  EXPECT_FLOAT_EQ(wb.data<float>()[0], 2.0f);
+  EXPECT_FLOAT_EQ(wb.data<float>()[1], -0.1f);
+  EXPECT_EQ(m.graph.initializers.count("wa"), 0u) << "replaced weights are dropped";
+  expect_same_outputs(original, m, {{"x", random_tensor({1, 1, 6, 6}, 8)}});
+}
+
+TEST(EqualizeCrossLayer, WholeModelsKeepTheirOutputs) {
+  // resnet_small and the MLP have pairs joined by Relu; MobileNetV2's are joined by ReLU6 (a
+  // clip at 6 does not commute with scaling) or a residual Add, so it has none.
+  for (const auto& [name, has_pairs] : std::vector<std::pair<std::string, bool>>{
+           {"mlp", true}, {"resnet_small", true}, {"mobilenet_v2_small", false}, {"mobilenet_v3_small", false}}) {
+    Model original = load_onnx(test::testdata_dir() / "models" / (name + ".onnx"));
+    prepare_graph(original);
+    Model m = original;
+    EXPECT_EQ(equalize_cross_layer(m) > 0, has_pairs) << name;
+    expect_same_outputs(original, m, {{"input", read_npy(test::testdata_dir() / "fmnist" / "test_64.npy")}});
+  }
+}
+
 TEST(PrepareGraph, WholeModelsKeepTheirOutputs) {
   for (const char* name : {"mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"}) {
     const Model original = load_onnx(test::testdata_dir() / "models" / (std::string(name) + ".onnx"));

@@ -25,6 +25,9 @@ void run_compress(const CompressCommandOptions& o) {
   options.format = o.format == "qdq" ? QuantFormat::Qdq : QuantFormat::IntegerOnly;
   options.keep_float = {o.keep_float.begin(), o.keep_float.end()};
   options.per_channel_activations = o.per_channel_activations == "on";
+  options.cross_layer_equalization = o.cross_layer_equalization == "on"    ? CrossLayerEqualization::On
+                                     : o.cross_layer_equalization == "off" ? CrossLayerEqualization::Off
+                                                                           : CrossLayerEqualization::Auto;
   options.bias_correction = o.bias_correction == "on" ? BiasCorrection::On : (o.bias_correction == "off" ? BiasCorrection::Off : BiasCorrection::Auto);
   options.threads = o.threads;
   if (!(o.percentile > 0 && o.percentile <= 100))

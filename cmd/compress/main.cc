@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
                  "auto (default: keep it if the outputs come closer to float), on or off: correct biases for the mean "
                  "shift weight rounding causes")
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_option("--cross-layer-equalization", compress.cross_layer_equalization,
+                 "auto (default: try it where layer pairs joined by Relu or MaxPool allow, keep it if the outputs come "
+                 "closer to float), on or off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_option("--per-channel-activations", compress.per_channel_activations,
                  "on (default) or off: requantize depthwise conv outputs that only elementwise tables read per "
                  "channel, with per-channel tables")

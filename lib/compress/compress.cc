@@ -60,13 +60,24 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   CompressResult result;
   result.report.passes = prepare_graph(prepared);
   upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
-  CalibrationOptions calib_options;
-  calib_options.threads = options.threads;
-  calib_options.channel_stats = conv_outputs(prepared.graph);
-  if (options.bias_correction != BiasCorrection::Off) calib_options.channel_stats.merge(layer_inputs(prepared.graph));
-  if (options.progress)
-    calib_options.progress = [&](int64_t done, int64_t total) { options.progress("calibrate", done, total); };
-  const CalibrationStats stats = calibrate(prepared, options.calibration, calib_options);
+  // Cross-layer equalization: applied up front when on; when auto, tried below as one more
+  // candidate on the best configuration, if the model has a layer pair it applies to.
+  Model equalized = prepared;
+  const int equalizable = options.cross_layer_equalization != CrossLayerEqualization::Off ? equalize_cross_layer(equalized) : 0;
+  if (options.cross_layer_equalization == CrossLayerEqualization::On && equalizable > 0) {
+    prepared = equalized;
+    result.report.passes.push_back("equalize_cross_layer");
+  }
+  auto calibrate_model = [&](const Model& m) {
+    CalibrationOptions calib_options;
+    calib_options.threads = options.threads;
+    calib_options.channel_stats = conv_outputs(m.graph);
+    if (options.bias_correction != BiasCorrection::Off) calib_options.channel_stats.merge(layer_inputs(m.graph));
+    if (options.progress)
+      calib_options.progress = [&](int64_t done, int64_t total) { options.progress("calibrate", done, total); };
+    return calibrate(m, options.calibration, calib_options);
+  };
+  CalibrationStats stats = calibrate_model(prepared);
   // Candidates: the calibration method (given, or each of percentile, MSE and min/max) with bias
   // correction, and the best of those without it when bias correction is auto. Each is emitted
   // and measured on the validation samples; the one whose outputs come closest to float wins
@@ -77,8 +88,9 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     bool bias_correction;
     IntegerEmitResult emitted;
     Validation validation;
+    bool equalized = false;
   };
-  auto try_candidate = [&](CalibMethod method, bool bias_correction) {
+  auto try_candidate_on = [&](const Model& model, const CalibrationStats& model_stats, CalibMethod method, bool bias_correction) {
     IntegerEmitOptions emit_options;
     emit_options.method = method;
     emit_options.percentile = options.percentile;
@@ -86,17 +98,18 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     emit_options.keep_float = options.keep_float;
     emit_options.bias_correction = bias_correction;
     emit_options.per_channel_preactivations = options.per_channel_activations;
-    Candidate c{method, bias_correction, emit_integer_onnx(prepared, stats, emit_options), {}};
-    c.validation = validate(prepared, c.emitted, options);
+    Candidate c{method, bias_correction, emit_integer_onnx(model, model_stats, emit_options), {}};
+    c.validation = validate(model, c.emitted, options);
     return c;
   };
+  auto try_candidate = [&](CalibMethod method, bool bias_correction) { return try_candidate_on(prepared, stats, method, bias_correction); };
   const std::vector<CalibMethod> methods =
       options.method ? std::vector<CalibMethod>{*options.method}
                      : std::vector<CalibMethod>{CalibMethod::Percentile, CalibMethod::Mse, CalibMethod::MinMax};
   std::vector<std::string> tried;
   auto describe = [&](const Candidate& c) {
-    std::string text = fmt::format("{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
-                                   c.validation.output_sqnr_db);
+    std::string text = fmt::format("{}{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
+                                   c.equalized ? " with cross-layer equalization" : "", c.validation.output_sqnr_db);
     if (c.validation.decisions > 0) text += fmt::format(", {} of {} argmax kept", c.validation.decisions_kept, c.validation.decisions);
     tried.push_back(std::move(text));
   };
@@ -112,6 +125,19 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     Candidate c = try_candidate(best->method, false);
     describe(c);
     if (closer_to_float(c.validation, best->validation)) best = std::move(c);
+  }
+  if (options.cross_layer_equalization == CrossLayerEqualization::Auto && equalizable > 0) {
+    // Equalization changes every activation range it touches, so it needs its own calibration.
+    const CalibrationStats equalized_stats = calibrate_model(equalized);
+    Candidate c = try_candidate_on(equalized, equalized_stats, best->method, best->bias_correction);
+    c.equalized = true;
+    describe(c);
+    if (closer_to_float(c.validation, best->validation)) {
+      best = std::move(c);
+      prepared = std::move(equalized);
+      stats = equalized_stats;
+      result.report.passes.push_back("equalize_cross_layer");
+    }
   }
   IntegerEmitResult& emitted = best->emitted;
   const Validation& validation = best->validation;

@@ -28,6 +28,11 @@ namespace dyad {
 // on the validation samples come out closer to float with it than without.
 enum class BiasCorrection { Auto, On, Off };
 
+// Cross-layer equalization (lib/passes: equalize_cross_layer): Auto tries it as one more
+// candidate where the model has a layer pair it applies to, and keeps it if it comes closer to
+// float.
+enum class CrossLayerEqualization { Auto, On, Off };
+
 struct CompressOptions {
   Budget budget;
   std::vector<std::map<std::string, Tensor>> calibration;  // batches of named inputs
@@ -38,6 +43,7 @@ struct CompressOptions {
   QuantFormat format = QuantFormat::IntegerOnly;
   std::set<std::string> keep_float;  // node names or op types left in float (IntegerEmitOptions)
   BiasCorrection bias_correction = BiasCorrection::Auto;
+  CrossLayerEqualization cross_layer_equalization = CrossLayerEqualization::Auto;
   // Per-channel scales for Conv outputs only tables read (IntegerEmitOptions::
   // per_channel_preactivations); integer-only format.
   bool per_channel_activations = true;

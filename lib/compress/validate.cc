@@ -24,10 +24,13 @@ double sqnr_db(double signal, double noise) {
 }  // namespace
 
 bool closer_to_float(const Validation& a, const Validation& b) {
-  // Compared as fractions (a.kept / a.total > b.kept / b.total) without division.
-  const double lhs = static_cast<double>(a.decisions_kept) * static_cast<double>(std::max<int64_t>(b.decisions, 1));
-  const double rhs = static_cast<double>(b.decisions_kept) * static_cast<double>(std::max<int64_t>(a.decisions, 1));
-  if (lhs != rhs) return lhs > rhs;
+  // Flipped decisions are rare events: counts f_a and f_b differ by chance by about
+  // sqrt(f_a + f_b). Only a difference beyond twice that decides; otherwise the SQNR, which every
+  // output value informs, does.
+  if (a.decisions > 0 && a.decisions == b.decisions) {
+    const double fa = static_cast<double>(a.decisions - a.decisions_kept), fb = static_cast<double>(b.decisions - b.decisions_kept);
+    if (std::abs(fa - fb) > 2.0 * std::sqrt(fa + fb)) return fa < fb;
+  }
   return a.output_sqnr_db > b.output_sqnr_db;
 }
 

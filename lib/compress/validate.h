@@ -18,7 +18,8 @@ struct Validation {
   int64_t samples = 0;
 };
 
-// The candidate closer to float: more decisions kept, then the higher output SQNR.
+// The candidate closer to float: clearly fewer flipped decisions (by more than chance explains),
+// else the higher output SQNR.
 bool closer_to_float(const Validation& a, const Validation& b);
 
 // Runs both models on the first calibration batches holding options.validation_samples samples

@@ -29,6 +29,13 @@ bool fold_batchnorm(Model& model);
 // Mul and Add over the last axis by the single op (opset 17 and above only).
 bool fuse_layer_norm(Model& model);
 
+// Cross-layer equalization (Nagel et al. 2019): for a Conv, Gemm or MatMul with constant
+// weights whose output reaches another such layer only through Relu or MaxPool, rescales the
+// first layer's output channels and the second's input channels so both have the same weight
+// range; the model's function is unchanged. A depthwise Conv can be the first layer. Top-level
+// graph only. Returns the number of layer pairs equalized.
+int equalize_cross_layer(Model& model);
+
 // The standard preparation: remove_identity, fold_constants, fold_batchnorm, fuse_layer_norm, repeated until
 // nothing changes. Returns the names of the passes that changed the model, in order.
 std::vector<std::string> prepare_graph(Model& model);
