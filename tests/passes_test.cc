@@ -216,6 +216,29 @@ g (float[1,1,6,6] x) => (float[1,1,2,2] y)
   expect_same_outputs(original, m, {{"x", random_tensor({1, 1, 6, 6}, 8)}});
 }
 
+TEST(EqualizeCrossLayer, DepthwiseFirstLayerIsCounted) {
+  // Depthwise (one 3x3 filter per channel, ranges 8 and 0.5) -> Relu -> pointwise (ranges 2 and
+  // 2): s = (2, 0.5), both layers' channel ranges become 4 and 1.
+  const Model original = parse_onnx_text(R"(<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,2,5,5] x) => (float[1,3,5,5] y)
+  <float[2,1,3,3] wd = {8, 1, -2, 0, 0.5, 1, 2, 3, -4, 0.5, 0.1, 0, -0.2, 0.3, 0.1, 0, 0, 0.25},
+   float[3,2,1,1] wp = {2, -1, 0.5, 2, -2, 1}> {
+  d = Conv<kernel_shape = [3, 3], pads = [1, 1, 1, 1], group = 2>(x, wd)
+  r = Relu(d)
+  y = Conv<kernel_shape = [1, 1]>(r, wp)
+})");
+  Model m = original;
+  int depthwise = 0;
+  EXPECT_EQ(equalize_cross_layer(m, &depthwise), 1);
+  EXPECT_EQ(depthwise, 1);
+  const Tensor &wd = m.graph.initializers.at(m.graph.nodes[0].inputs[1]), &wp = m.graph.initializers.at(m.graph.nodes[2].inputs[1]);
+  EXPECT_FLOAT_EQ(wd.data<float>()[0], 4.0f);
+  EXPECT_FLOAT_EQ(wd.data<float>()[9], 1.0f);
+  EXPECT_FLOAT_EQ(wp.data<float>()[0], 4.0f);
+  EXPECT_FLOAT_EQ(wp.data<float>()[1], -0.5f);
+  expect_same_outputs(original, m, {{"x", random_tensor({1, 2, 5, 5}, 9)}});
+}
+
 TEST(EqualizeCrossLayer, WholeModelsKeepTheirOutputs) {
   // resnet_small and the MLP have pairs joined by Relu; MobileNetV2's are joined by ReLU6 (a
   // clip at 6 does not commute with scaling) or a residual Add, so it has none.

@@ -61,9 +61,12 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   result.report.passes = prepare_graph(prepared);
   upgrade_to_emit_opset(prepared, options.calibration.front(), options.threads);
   // Cross-layer equalization: applied up front when on; when auto, tried below as one more
-  // candidate on the best configuration, if the model has a layer pair it applies to.
+  // candidate (at the cost of a second calibration) where a depthwise Conv starts a pair it
+  // applies to, the case it was made for (ReLU-separated depthwise and pointwise layers).
   Model equalized = prepared;
-  const int equalizable = options.cross_layer_equalization != CrossLayerEqualization::Off ? equalize_cross_layer(equalized) : 0;
+  int depthwise_pairs = 0;
+  const int equalizable =
+      options.cross_layer_equalization != CrossLayerEqualization::Off ? equalize_cross_layer(equalized, &depthwise_pairs) : 0;
   if (options.cross_layer_equalization == CrossLayerEqualization::On && equalizable > 0) {
     prepared = equalized;
     result.report.passes.push_back("equalize_cross_layer");
@@ -126,7 +129,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     describe(c);
     if (closer_to_float(c.validation, best->validation)) best = std::move(c);
   }
-  if (options.cross_layer_equalization == CrossLayerEqualization::Auto && equalizable > 0) {
+  if (options.cross_layer_equalization == CrossLayerEqualization::Auto && depthwise_pairs > 0) {
     // Equalization changes every activation range it touches, so it needs its own calibration.
     const CalibrationStats equalized_stats = calibrate_model(equalized);
     Candidate c = try_candidate_on(equalized, equalized_stats, best->method, best->bias_correction);

@@ -29,8 +29,8 @@ namespace dyad {
 enum class BiasCorrection { Auto, On, Off };
 
 // Cross-layer equalization (lib/passes: equalize_cross_layer): Auto tries it as one more
-// candidate where the model has a layer pair it applies to, and keeps it if it comes closer to
-// float.
+// candidate where a depthwise Conv starts a layer pair it applies to, and keeps it if it comes
+// closer to float; On applies it wherever it applies.
 enum class CrossLayerEqualization { Auto, On, Off };
 
 struct CompressOptions {

@@ -113,9 +113,10 @@ int next_layer(const Graph& g, const std::string& value) {
 
 }  // namespace
 
-int equalize_cross_layer(Model& model) {
+int equalize_cross_layer(Model& model, int* depthwise_pairs) {
   Graph& g = model.graph;
   int pairs = 0;
+  if (depthwise_pairs) *depthwise_pairs = 0;
   // A few sweeps: a layer between two others is pulled both ways, and the scales settle.
   for (int sweep = 0; sweep < 4; ++sweep)
     for (size_t ai = 0; ai < g.nodes.size(); ++ai) {
@@ -144,7 +145,10 @@ int equalize_cross_layer(Model& model) {
       g.nodes[static_cast<size_t>(bi)].inputs[1] = scaled(g, b->weight, b->in_axis, up);
       for (const std::string& old : {a->weight, a->bias, b->weight})
         if (!old.empty() && !is_read_anywhere(g, old)) g.initializers.erase(old);
-      if (sweep == 0) ++pairs;
+      if (sweep == 0) {
+        ++pairs;
+        if (depthwise_pairs && first.op_type == "Conv" && first.get_int("group", 1) > 1) ++*depthwise_pairs;
+      }
     }
   return pairs;
 }

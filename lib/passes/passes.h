@@ -33,8 +33,9 @@ bool fuse_layer_norm(Model& model);
 // weights whose output reaches another such layer only through Relu or MaxPool, rescales the
 // first layer's output channels and the second's input channels so both have the same weight
 // range; the model's function is unchanged. A depthwise Conv can be the first layer. Top-level
-// graph only. Returns the number of layer pairs equalized.
-int equalize_cross_layer(Model& model);
+// graph only. Returns the number of layer pairs equalized; `depthwise_pairs`, if given, receives
+// how many of them start with a depthwise Conv (the case the method was made for).
+int equalize_cross_layer(Model& model, int* depthwise_pairs = nullptr);
 
 // The standard preparation: remove_identity, fold_constants, fold_batchnorm, fuse_layer_norm, repeated until
 // nothing changes. Returns the names of the passes that changed the model, in order.
