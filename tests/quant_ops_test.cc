@@ -143,26 +143,36 @@ TEST(QuantizeLinear, PerTensorUint8RoundsHalfToEvenAndSaturates) {
 }
 
 TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
-  // uint8 x int8 without a weight zero point runs on the integer GEMM kernels; compare with a
-  // direct int64 sum over random geometries, groups and zero points.
+  // uint8 x int8 without a weight zero point runs on the integer kernels (the GEMM read in place
+  // through stride phases, pointwise packing, im2col for 1x1 strided, the depthwise kernel);
+  // compare with a direct int64 sum over random geometries (strides 1-3, dilations 1-2,
+  // asymmetric pads), groups and zero points.
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
-  for (int trial = 0; trial < 40; ++trial) {
-    const int64_t group = trial % 4 == 0 ? 2 : 1, c = group * (1 + rng() % 5), m = group * (1 + rng() % 12);
-    const int64_t kh = 1 + rng() % 3, kw = 1 + rng() % 3, stride = 1 + rng() % 2, pad = rng() % 2;
-    const int64_t h = kh + rng() % 9, w = kw + rng() % 20, n = 1 + rng() % 2;
+  for (int trial = 0; trial < 80; ++trial) {
+    const bool depthwise = trial % 5 == 4;
+    const int64_t group_choice = trial % 4 == 0 ? 2 : 1;
+    const int64_t c = depthwise ? 1 + rng() % 6 : group_choice * (1 + rng() % 5);
+    const int64_t group = depthwise ? c : group_choice, m = depthwise ? c : group * (1 + rng() % 12);
+    const int64_t kh = 1 + rng() % 3, kw = 1 + rng() % 3, sh = 1 + rng() % 3, sw = 1 + rng() % 2;
+    const int64_t dh = 1 + rng() % 2, dw = 1 + rng() % 2;
+    const int64_t pt = rng() % 3, pl = rng() % 3, pb = rng() % 2, pr = rng() % 3;
+    const int64_t h = (kh - 1) * dh + 1 + rng() % 9, w = (kw - 1) * dw + 1 + rng() % 20, n = 1 + rng() % 2;
     const int32_t zp = static_cast<int32_t>(rng() % 256);
     Tensor x(DType::UInt8, {n, c, h, w}), wt(DType::Int8, {m, c / group, kh, kw});
     for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
     for (int64_t i = 0; i < wt.numel(); ++i) wt.data<int8_t>()[i] = static_cast<int8_t>(rng());
     std::map<std::string, Attribute> attrs{{"group", int_attr(group)}};
-    Attribute pads, strides;
-    pads.kind = strides.kind = Attribute::Kind::Ints;
-    pads.ints = {pad, pad, pad, pad};
-    strides.ints = {stride, stride};
+    Attribute pads, strides, dilations;
+    pads.kind = strides.kind = dilations.kind = Attribute::Kind::Ints;
+    pads.ints = {pt, pl, pb, pr};
+    strides.ints = {sh, sw};
+    dilations.ints = {dh, dw};
     attrs["pads"] = pads;
     attrs["strides"] = strides;
+    attrs["dilations"] = dilations;
     const Tensor y = run(one_node("ConvInteger", x, {{"w", wt}, {"z", Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp))}}, attrs), x);
-    const int64_t oh = (h + 2 * pad - kh) / stride + 1, ow = (w + 2 * pad - kw) / stride + 1, cg = c / group, mg = m / group;
+    const int64_t oh = (h + pt + pb - (kh - 1) * dh - 1) / sh + 1, ow = (w + pl + pr - (kw - 1) * dw - 1) / sw + 1;
+    const int64_t cg = c / group, mg = m / group;
     ASSERT_EQ(y.shape(), (Shape{n, m, oh, ow}));
     for (int64_t b = 0; b < n; ++b)
       for (int64_t o = 0; o < m; ++o)
@@ -172,12 +182,14 @@ TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
             for (int64_t ch = 0; ch < cg; ++ch)
               for (int64_t a = 0; a < kh; ++a)
                 for (int64_t d = 0; d < kw; ++d) {
-                  const int64_t ih = i * stride - pad + a, iw = j * stride - pad + d;
+                  const int64_t ih = i * sh - pt + a * dh, iw = j * sw - pl + d * dw;
                   if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
                   acc += int64_t{wt.data<int8_t>()[((o * cg + ch) * kh + a) * kw + d]} *
                          (int64_t{x.data<uint8_t>()[((b * c + (o / mg) * cg + ch) * h + ih) * w + iw]} - zp);
                 }
-            ASSERT_EQ(y.data<int32_t>()[((b * m + o) * oh + i) * ow + j], acc) << "trial " << trial;
+            ASSERT_EQ(y.data<int32_t>()[((b * m + o) * oh + i) * ow + j], acc)
+                << "trial " << trial << " kernel " << kh << "x" << kw << " stride " << sh << "," << sw << " dilation " << dh << "," << dw
+                << " pads " << pt << "," << pl << "," << pb << "," << pr << " group " << group;
           }
   }
 }
