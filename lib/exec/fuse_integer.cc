@@ -73,7 +73,7 @@ void fuse_table_lookups(Graph& g, std::set<size_t>& dead, int& fused) {
     if (const Node& add = g.nodes[static_cast<size_t>(gather_index)]; add.op_type == "Add" && add.domain.empty() && add.inputs.size() == 2) {
       offsets = add.inputs[0] == index ? add.inputs[1] : add.inputs[0];
       const Tensor* t = constant(g, offsets);
-      if (!t || t->dtype() != DType::Int32 || add.inputs[0] == add.inputs[1]) continue;
+      if (!t || t->dtype() != DType::Int32 || to != static_cast<int64_t>(DType::Int32) || add.inputs[0] == add.inputs[1]) continue;
       add_index = gather_index;
       index = add.outputs[0];
       gather_index = sole_reader(g, index);
