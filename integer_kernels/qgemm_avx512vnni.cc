@@ -66,13 +66,23 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
   const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
   DYAD_QROW_INIT(0) DYAD_QROW_INIT(1) DYAD_QROW_INIT(2) DYAD_QROW_INIT(3)
   DYAD_QROW_INIT(4) DYAD_QROW_INIT(5) DYAD_QROW_INIT(6) DYAD_QROW_INIT(7)
-  for (int64_t kk = 0; kk < k4; ++kk) {
-    const uint8_t* px = quads[kk] + col0 * 4;
-    const __m512i b0 = _mm512_maskz_loadu_epi32(m0, px);
-    const __m512i b1 = _mm512_maskz_loadu_epi32(m1, px + 64);
-    const int8_t* pw = panel + kk * kVnniRows * 4;
-    DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
-    DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
+  const int8_t* pw = panel;
+  if (m1 == 0xFFFF) {  // a full tile: unmasked loads
+    for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
+      const uint8_t* px = quads[kk] + col0 * 4;
+      const __m512i b0 = _mm512_loadu_si512(px);
+      const __m512i b1 = _mm512_loadu_si512(px + 64);
+      DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
+      DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
+    }
+  } else {
+    for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
+      const uint8_t* px = quads[kk] + col0 * 4;
+      const __m512i b0 = _mm512_maskz_loadu_epi32(m0, px);
+      const __m512i b1 = _mm512_maskz_loadu_epi32(m1, px + 64);
+      DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
+      DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
+    }
   }
   DYAD_QROW_STORE(0) DYAD_QROW_STORE(1) DYAD_QROW_STORE(2) DYAD_QROW_STORE(3)
   DYAD_QROW_STORE(4) DYAD_QROW_STORE(5) DYAD_QROW_STORE(6) DYAD_QROW_STORE(7)
