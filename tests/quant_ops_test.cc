@@ -2,9 +2,11 @@
 // blocked, int4 outputs) and the integer ops' zero-point handling, against hand-derived values.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 
 #include "lib/exec/executor.h"
+#include "lib/quant/quant_params.h"
 
 namespace dyad {
 namespace {
@@ -140,6 +142,18 @@ TEST(QuantizeLinear, PerTensorUint8RoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(back.dtype(), DType::Float32);
   const std::vector<float> expected{0.0f, 1.0f, 2.0f, 0.0f, -1.5f, 126.0f, -1.5f};
   for (int i = 0; i < 7; ++i) EXPECT_EQ(back.data<float>()[i], expected[static_cast<size_t>(i)]) << i;
+}
+
+TEST(WeightQuant, PerChannelScalesValuesAndSqnrByHand) {
+  // Channel 0 {1, 0.5}: scale 1/127, 0.5 * 127 = 63.5 rounds to even 64, an error of
+  // 0.5 - 64/127 = -0.5/127. Channel 1 {-2, 2}: exact. SQNR = 10 log10(1.25 + 8) / (0.5/127)^2.
+  const Tensor w = Tensor::from_vector<float>({1.0f, 0.5f, -2.0f, 2.0f}, {2, 2});
+  const WeightQuant q = quantize_weights_per_channel(w, 0);
+  EXPECT_FLOAT_EQ(q.scales[0], 1.0f / 127.0f);
+  EXPECT_FLOAT_EQ(q.scales[1], 2.0f / 127.0f);
+  EXPECT_EQ(q.values.to_int64_vector(), (std::vector<int64_t>{127, 64, -127, 127}));
+  const double error = 0.5 - 64.0 / 127.0;
+  EXPECT_NEAR(q.sqnr_db, 10.0 * std::log10(9.25 / (error * error)), 1e-3);
 }
 
 TEST(ConvInteger, MatchesANaiveIntegerConvolution) {

@@ -131,14 +131,14 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   }
   if (options.cross_layer_equalization == CrossLayerEqualization::Auto && depthwise_pairs > 0) {
     // Equalization changes every activation range it touches, so it needs its own calibration.
-    const CalibrationStats equalized_stats = calibrate_model(equalized);
+    CalibrationStats equalized_stats = calibrate_model(equalized);
     Candidate c = try_candidate_on(equalized, equalized_stats, best->method, best->bias_correction);
     c.equalized = true;
     describe(c);
     if (closer_to_float(c.validation, best->validation)) {
       best = std::move(c);
       prepared = std::move(equalized);
-      stats = equalized_stats;
+      stats = std::move(equalized_stats);
       result.report.passes.push_back("equalize_cross_layer");
     }
   }

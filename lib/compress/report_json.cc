@@ -52,9 +52,9 @@ std::string report_to_json(const CompressReport& r) {
     const QuantizedLayer& l = r.layers[i].layer;
     out += fmt::format(
         "    {{\"node\": {}, \"op\": {}, \"weight_bits\": {}, \"activation_bits\": 8, \"weight_scale_min\": {}, "
-        "\"weight_scale_max\": {}, \"input_scale\": {}, \"input_zero_point\": {}, \"output_scale\": {}, "
+        "\"weight_scale_max\": {}, \"weight_sqnr_db\": {}, \"input_scale\": {}, \"input_zero_point\": {}, \"output_scale\": {}, "
         "\"output_zero_point\": {}, \"output_sqnr_db\": {}}}{}\n",
-        quoted(l.node), quoted(l.op), l.weight_bits, number(l.weight_scale_min), number(l.weight_scale_max),
+        quoted(l.node), quoted(l.op), l.weight_bits, number(l.weight_scale_min), number(l.weight_scale_max), number(l.weight_sqnr_db),
         number(l.input_scale), l.input_zero_point, number(l.output_scale), l.output_zero_point, number(r.layers[i].sqnr_db),
         i + 1 < r.layers.size() ? "," : "");
   }

@@ -68,6 +68,10 @@ class IntegerGraphBuilder {
   // extra clamp, and marks that node as folded.
   std::string fold_activation(const std::string& value, float& lo, float& hi);
   std::pair<int32_t, int32_t> clamp_bounds(const ActivationQuant& q, float lo, float hi) const;
+  // A DyadicRequant call of `acc` by `real` with `zero_points` (one value each, or one per
+  // channel in `constant_shape`), clamped to [qmin, qmax]; returns its output, named for `result`.
+  std::string dyadic_requant(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
+                             const std::string& result, const std::vector<int64_t>& zero_points, int32_t qmin, int32_t qmax);
   // DyadicRequant of an int32 accumulator by `real` (one multiplier, or one per channel in
   // `constant_shape`) into `result`'s quantization.
   void requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape, const std::string& result,

@@ -156,9 +156,9 @@ std::pair<int32_t, int32_t> IntegerGraphBuilder::clamp_bounds(const ActivationQu
   return {std::isfinite(lo) ? std::max(0, q.quantize(lo)) : 0, std::isfinite(hi) ? std::min(255, q.quantize(hi)) : 255};
 }
 
-void IntegerGraphBuilder::requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
-                                     const std::string& result, float lo, float hi) {
-  const ActivationQuant q = quant_for(result);
+std::string IntegerGraphBuilder::dyadic_requant(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
+                                                const std::string& result, const std::vector<int64_t>& zero_points, int32_t qmin,
+                                                int32_t qmax) {
   std::vector<int64_t> m, d, h;
   for (double r : real) {
     if (!dyadic_multiplier_valid(r)) fail("tensor '{}': requantization multiplier {} is out of range", result, r);
@@ -167,16 +167,22 @@ void IntegerGraphBuilder::requantize(const std::string& acc, const std::vector<d
     d.push_back(int64_t{1} << dm.s);
     h.push_back(dm.s > 0 ? int64_t{1} << (dm.s - 1) : 0);
   }
-  if (real.size() == 1) constant_shape.clear();
-  const auto [qmin, qmax] = clamp_bounds(q, lo, hi);
+  auto per_channel = [&](const char* suffix, const std::vector<int64_t>& v) {
+    return v.size() == 1 ? i64(result + suffix, v[0]) : add_const(result + suffix, Tensor::from_vector<int64_t>(v, constant_shape));
+  };
   const std::string name = fresh(result + "_q");
   call("DyadicRequant",
-       {acc, add_const(result + "_M", Tensor::from_vector<int64_t>(m, constant_shape)),
-        add_const(result + "_D", Tensor::from_vector<int64_t>(d, constant_shape)),
-        add_const(result + "_H", Tensor::from_vector<int64_t>(h, constant_shape)), i64(result + "_ZP", q.zero_point),
+       {acc, per_channel("_M", m), per_channel("_D", d), per_channel("_H", h), per_channel("_ZP", zero_points),
         i64(result + "_QMIN", qmin), i64(result + "_QMAX", qmax)},
        name);
-  quant_[result] = {name, q};
+  return name;
+}
+
+void IntegerGraphBuilder::requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
+                                     const std::string& result, float lo, float hi) {
+  const ActivationQuant q = quant_for(result);
+  const auto [qmin, qmax] = clamp_bounds(q, lo, hi);
+  quant_[result] = {dyadic_requant(acc, real, std::move(constant_shape), result, {q.zero_point}, qmin, qmax), q};
 }
 
 std::string IntegerGraphBuilder::centered_int32(const QValue& x, const std::string& base) {
@@ -193,6 +199,7 @@ void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result,
   layer.output = result;
   layer.weight_scale_min = *std::min_element(wq.scales.begin(), wq.scales.end());
   layer.weight_scale_max = *std::max_element(wq.scales.begin(), wq.scales.end());
+  layer.weight_sqnr_db = wq.sqnr_db;
   layer.input_scale = input.q.scale;
   layer.input_zero_point = input.q.zero_point;
   const QValue& out = quant_.at(result);
@@ -262,7 +269,8 @@ void IntegerGraphBuilder::requantize_per_channel(const std::string& acc, const s
                                                  Shape constant_shape, const std::string& result, const ChannelStats& channels) {
   const FloatRange tensor = stats_.tensors.at(result).range(options_.method, options_.percentile);
   std::vector<ActivationQuant> quants;
-  std::vector<int64_t> m, d, h, zp;
+  std::vector<double> real;
+  std::vector<int64_t> zp;
   for (size_t c = 0; c < in_times_weight_scales.size(); ++c) {
     // The channel's own range, clipped where the tensor's calibrated range clips.
     FloatRange own{std::max(channels.mins[c], tensor.min), std::min(channels.maxs[c], tensor.max)};
@@ -272,22 +280,11 @@ void IntegerGraphBuilder::requantize_per_channel(const std::string& acc, const s
     const float min_width = (tensor.max - tensor.min) / 256.0f;
     if (own.max - own.min < min_width) own.max = own.min + min_width;
     const ActivationQuant q = uint8_quant(own);
-    const double real = in_times_weight_scales[c] / q.scale;
-    if (!dyadic_multiplier_valid(real)) fail("tensor '{}': requantization multiplier {} is out of range", result, real);
-    const DyadicMultiplier dm = dyadic_from_real(real);
-    m.push_back(dm.m);
-    d.push_back(int64_t{1} << dm.s);
-    h.push_back(dm.s > 0 ? int64_t{1} << (dm.s - 1) : 0);
+    real.push_back(in_times_weight_scales[c] / q.scale);
     zp.push_back(q.zero_point);
     quants.push_back(q);
   }
-  const std::string name = fresh(result + "_q");
-  call("DyadicRequant",
-       {acc, add_const(result + "_M", Tensor::from_vector<int64_t>(m, constant_shape)),
-        add_const(result + "_D", Tensor::from_vector<int64_t>(d, constant_shape)),
-        add_const(result + "_H", Tensor::from_vector<int64_t>(h, constant_shape)),
-        add_const(result + "_ZP", Tensor::from_vector<int64_t>(zp, constant_shape)), i64(result + "_QMIN", 0), i64(result + "_QMAX", 255)},
-       name);
+  const std::string name = dyadic_requant(acc, real, std::move(constant_shape), result, zp, 0, 255);
   quant_[result] = {name, quants.front()};  // per_channel_ has the truth; tables read that
   per_channel_[result] = std::move(quants);
 }

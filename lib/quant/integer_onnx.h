@@ -74,6 +74,7 @@ struct QuantizedLayer {
   std::string node, op, output;  // the float output it produces (after a folded activation)
   int weight_bits = 8;
   float weight_scale_min = 0, weight_scale_max = 0;  // over the output channels
+  double weight_sqnr_db = 0;                         // the int8 weights against the float ones
   float input_scale = 1, output_scale = 1;
   int32_t input_zero_point = 0, output_zero_point = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace dyad {
 
@@ -32,11 +33,16 @@ WeightQuant quantize_weights_per_channel(const Tensor& w, int axis) {
   }
   for (auto& s : out.scales) s = s > 0 ? s / 127.0f : 1.0f;
   out.values = Tensor(DType::Int8, w.shape());
+  double signal = 0, noise = 0;
   for (int64_t i = 0; i < w.numel(); ++i) {
     const int64_t c = (i / inner) % channels;
-    const float q = std::nearbyint(w.data<float>()[i] / out.scales[static_cast<size_t>(c)]);
-    out.values.data<int8_t>()[i] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+    const float v = w.data<float>()[i], s = out.scales[static_cast<size_t>(c)];
+    const float q = std::clamp(std::nearbyint(v / s), -127.0f, 127.0f);
+    out.values.data<int8_t>()[i] = static_cast<int8_t>(q);
+    signal += static_cast<double>(v) * v;
+    noise += (static_cast<double>(v) - static_cast<double>(q) * s) * (static_cast<double>(v) - static_cast<double>(q) * s);
   }
+  out.sqnr_db = noise > 0 ? 10.0 * std::log10(signal / noise) : std::numeric_limits<double>::infinity();
   return out;
 }
 

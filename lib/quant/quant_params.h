@@ -21,6 +21,7 @@ ActivationQuant uint8_quant(FloatRange range);
 struct WeightQuant {
   std::vector<float> scales;
   Tensor values;  // int8, same shape as the float weights
+  double sqnr_db = 0;  // sum w^2 / sum (w - s q)^2 over all weights, in dB (infinite if exact)
 };
 WeightQuant quantize_weights_per_channel(const Tensor& w, int axis);
 
