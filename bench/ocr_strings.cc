@@ -4,7 +4,7 @@
 // default.
 //
 //   ocr_strings [--method minmax|percentile|mse|entropy] [--bias-correction on|off]
-//               [--per-channel on|off] [--keep-float NODE_OR_OP,...]
+//               [--per-channel on|off] [--table-index-bits B] [--keep-float NODE_OR_OP,...]
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     if (flag == "--method") options.method = parse_calib_method(value);
     else if (flag == "--bias-correction") options.bias_correction = value == "on" ? BiasCorrection::On : BiasCorrection::Off;
     else if (flag == "--per-channel") options.per_channel_activations = value == "on";
+    else if (flag == "--table-index-bits") options.table_index_bits = std::stoi(value);
     else if (flag == "--keep-float") {
       std::stringstream list(value);
       for (std::string item; std::getline(list, item, ',');) options.keep_float.insert(item);

@@ -233,6 +233,36 @@ TEST(Cli, PerChannelActivationsSwitch) {
                        2, "per-channel-activations");
 }
 
+TEST(Cli, TableIndexBitsSwitch) {
+  // By default the hard-swish tables are indexed by uint8 values; with --table-index-bits 12 by
+  // DyadicRequantIndex outputs, and the per-channel tables hold 4096 entries per channel.
+  test::TempDir dir;
+  auto emit = [&](const std::string& flag, const std::string& name) {
+    const auto r = run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() + flag + " -o " +
+                                        (dir / name).string()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return load_onnx(dir / name);
+  };
+  auto largest_table = [](const Model& m, int& index_calls) {
+    index_calls = 0;
+    for (const Node& n : m.graph.nodes) index_calls += n.op_type == "DyadicRequantIndex";
+    int64_t largest = 0;
+    for (const auto& [name, t] : m.graph.initializers)
+      if (name.find("_table") != std::string::npos) largest = std::max(largest, t.numel());
+    return largest;
+  };
+  int calls = 0;
+  const int64_t narrow = largest_table(emit("", "8.onnx"), calls);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(narrow % 256, 0);
+  const int64_t wide = largest_table(emit(" --table-index-bits 12", "12.onnx"), calls);
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ(wide, narrow * 16);
+  expect_clean_failure(run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() +
+                                            " --table-index-bits 20 -o " + (dir / "x.onnx").string())),
+                       2, "table-index-bits");
+}
+
 TEST(Cli, CrossLayerEqualizationSwitch) {
   // resnet_small has conv pairs joined by Relu: on applies the pass; auto tries it only where a
   // depthwise conv starts a pair (resnet_small has none); off does neither.

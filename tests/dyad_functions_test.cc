@@ -69,10 +69,27 @@ TEST(DyadFunctions, RequantNativeEqualsBody) {
       h.push_back(dv / 2);
     }
     const Shape ps = per_channel ? Shape{ch, 1} : Shape{};
-    const int64_t zp = static_cast<int64_t>(rng() % 256);
-    expect_native_equals_body(call_of(dyadic_requant_function(), {acc, i64(m, ps), i64(d, ps), i64(h, ps), i64({zp}, {}),
-                                                                  i64({static_cast<int64_t>(rng() % 20)}, {}), i64({255 - static_cast<int64_t>(rng() % 20)}, {})}),
-                              "DyadicRequant trial " + std::to_string(trial));
+    // Odd trials: the int32 index form with a 12-bit range (and channel offsets in the zero point).
+    const bool index = trial % 4 == 1;
+    const int64_t top = index ? 4095 : 255;
+    std::vector<int64_t> zp;
+    for (int64_t c = 0; c < (per_channel ? ch : 1); ++c) zp.push_back(static_cast<int64_t>(rng() % (top + 1)) + (index ? 4096 * c : 0));
+    const Call call = call_of(index ? dyadic_requant_index_function() : dyadic_requant_function(),
+                              {acc, i64(m, ps), i64(d, ps), i64(h, ps), i64(zp, ps), i64({static_cast<int64_t>(rng() % 20)}, {}),
+                               i64({top - static_cast<int64_t>(rng() % 20)}, {})});
+    expect_native_equals_body(call, std::string(index ? "DyadicRequantIndex" : "DyadicRequant") + " trial " + std::to_string(trial));
+    if (index) {  // and it is the rescale of dyadic.h, clamped, in int32
+      const Tensor y = Executor(call.model, {.threads = 1}).run(call.inputs)[0];
+      ASSERT_EQ(y.dtype(), DType::Int32);
+      for (int64_t i = 0; i < y.numel(); ++i) {
+        const size_t c = per_channel ? static_cast<size_t>((i / hw) % ch) : 0;
+        const int64_t t = static_cast<int64_t>(static_cast<uint64_t>(acc.data<int32_t>()[i]) * static_cast<uint64_t>(m[c])) + h[c];
+        int64_t r = t - ((t % d[c]) + d[c]) % d[c];
+        r = r / d[c] + zp[c];
+        r = std::clamp<int64_t>(r, call.inputs.at("in5").get_as_int64(0), call.inputs.at("in6").get_as_int64(0));
+        ASSERT_EQ(y.data<int32_t>()[i], r) << "element " << i;
+      }
+    }
   }
 }
 

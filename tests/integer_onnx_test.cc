@@ -19,10 +19,10 @@
 namespace dyad {
 namespace {
 
-class IntegerOnnx : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
-  Model model = load_onnx(test::testdata_dir() / "models" / (GetParam() + ".onnx"));
+// Emits `name` with `options`, checks the graph is integer only, that ONNX Runtime agrees with
+// Dyad's executor bit for bit and that top-1 on 64 test images stays close to float.
+void check_integer_only(const std::string& name, const IntegerEmitOptions& options) {
+  Model model = load_onnx(test::testdata_dir() / "models" / (name + ".onnx"));
   prepare_graph(model);
   const auto images_file = test::testdata_dir() / "fmnist" / "test_64.npy";
   const auto batches = load_calibration_batches(images_file, model.graph, {.batch_size = 16, .max_samples = 0, .preprocess = {}});
@@ -32,11 +32,16 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   for (const Node& n : model.graph.nodes)
     if (n.op_type == "Conv") conv_outputs[n.outputs[0]] = 1;
   const CalibrationStats stats = calibrate(model, batches, {.threads = 2, .channel_stats = conv_outputs, .progress = {}});
-  const IntegerEmitResult emitted = emit_integer_onnx(model, stats);
-  if (GetParam() == "mobilenet_v3_small") {
+  const IntegerEmitResult emitted = emit_integer_onnx(model, stats, options);
+  if (name == "mobilenet_v3_small") {
     int per_channel = 0;
     for (const auto& t : emitted.tensors) per_channel += !t.channel_scales.empty();
     EXPECT_GT(per_channel, 0) << "no depthwise output quantized per channel";
+  }
+  if (options.table_index_bits > 8) {
+    int wide = 0;
+    for (const Node& n : emitted.model.graph.nodes) wide += n.op_type == "DyadicRequantIndex";
+    EXPECT_GT(wide, 0) << "no table indexed by a wide DyadicRequantIndex";
   }
   EXPECT_TRUE(emitted.float_islands.empty()) << emitted.float_islands.front();
   EXPECT_GT(emitted.quantized_layers, 0);
@@ -55,7 +60,7 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   for (const Node& n : inline_functions(reloaded).nodes) {
     if (n.op_type == "QuantizeLinear") ++quantizers;
     else if (n.op_type == "DequantizeLinear") ++dequantizers;
-    else EXPECT_TRUE(integer_ops.count(n.op_type)) << GetParam() << ": float op " << n.op_type;
+    else EXPECT_TRUE(integer_ops.count(n.op_type)) << name << ": float op " << n.op_type;
   }
   EXPECT_EQ(quantizers, static_cast<int>(model.graph.inputs.size()));
   EXPECT_EQ(dequantizers, static_cast<int>(model.graph.outputs.size()));
@@ -65,13 +70,29 @@ TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) {
   const Tensor ours = Executor(reloaded).run(inputs)[0];
   if (test::ort_available()) {
     const Tensor theirs = test::run_onnxruntime(dir / "int8.onnx", inputs, {reloaded.graph.outputs[0].name})[0];
-    EXPECT_EQ(test::max_abs_diff(ours, theirs), 0.0) << GetParam() << ": ONNX Runtime differs from Dyad's executor";
+    EXPECT_EQ(test::max_abs_diff(ours, theirs), 0.0) << name << ": ONNX Runtime differs from Dyad's executor";
   }
   const Tensor labels = read_npy(test::testdata_dir() / "fmnist" / "test_64_labels.npy");
   const Top1 float_top1 = top1_accuracy(Executor(model).run(inputs)[0], labels), int8_top1 = top1_accuracy(ours, labels);
-  std::printf("%s: %d layers integer; top-1 on 64 test images: float %lld, W8A8 %lld\n", GetParam().c_str(),
+  std::printf("%s: %d layers integer; top-1 on 64 test images: float %lld, W8A8 %lld\n", name.c_str(),
               emitted.quantized_layers, static_cast<long long>(float_top1.correct), static_cast<long long>(int8_top1.correct));
-  EXPECT_GE(int8_top1.correct, float_top1.correct - 2) << GetParam();
+  EXPECT_GE(int8_top1.correct, float_top1.correct - 2) << name;
+}
+
+
+class IntegerOnnx : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IntegerOnnx, IntegerOnlyBitExactInOnnxRuntimeAndAccurate) { check_integer_only(GetParam(), {}); }
+
+// Tables indexed by 12-bit DyadicRequantIndex outputs (hard-swish per channel in MobileNetV3,
+// GELU per tensor in the ViT): still integer only and bit-exact in ONNX Runtime.
+TEST(IntegerOnnxWideTables, BitExactInOnnxRuntime) {
+  IntegerEmitOptions options;
+  options.table_index_bits = 12;
+  for (const std::string name : {"mobilenet_v3_small", "vit_tiny"}) {
+    SCOPED_TRACE(name);
+    check_integer_only(name, options);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Testdata, IntegerOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small", "vit_tiny"));

@@ -26,6 +26,7 @@ struct CompressCommandOptions {
   std::vector<std::string> keep_float;
   std::string bias_correction = "auto";
   std::string per_channel_activations = "on";
+  int table_index_bits = 8;
   std::string cross_layer_equalization = "auto";
   double percentile = 99.99;
   int64_t batch_size = 32, max_samples = 0;

@@ -25,6 +25,7 @@ void run_compress(const CompressCommandOptions& o) {
   options.format = o.format == "qdq" ? QuantFormat::Qdq : QuantFormat::IntegerOnly;
   options.keep_float = {o.keep_float.begin(), o.keep_float.end()};
   options.per_channel_activations = o.per_channel_activations == "on";
+  options.table_index_bits = o.table_index_bits;
   options.cross_layer_equalization = o.cross_layer_equalization == "on"    ? CrossLayerEqualization::On
                                      : o.cross_layer_equalization == "off" ? CrossLayerEqualization::Off
                                                                            : CrossLayerEqualization::Auto;

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
                  "on (default) or off: requantize depthwise conv outputs that only elementwise tables read per "
                  "channel, with per-channel tables")
       ->check(CLI::IsMember({"on", "off"}));
+  app.add_option("--table-index-bits", compress.table_index_bits,
+                 "8 to 16: a conv or matmul output read only by elementwise functions (hard-swish, GELU, ...) indexes "
+                 "their table with this many bits; the function's output is still 8-bit")
+      ->check(CLI::Range(8, 16));
   app.add_option("--keep-float", compress.keep_float,
                  "leave these nodes in float (node names or op types, repeatable); they become declared float islands");
   app.add_option("--threads,-j", compress.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);

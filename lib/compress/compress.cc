@@ -101,6 +101,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     emit_options.keep_float = options.keep_float;
     emit_options.bias_correction = bias_correction;
     emit_options.per_channel_preactivations = options.per_channel_activations;
+    emit_options.table_index_bits = options.table_index_bits;
     Candidate c{method, bias_correction, emit_integer_onnx(model, model_stats, emit_options), {}};
     c.validation = validate(model, c.emitted, options);
     return c;

@@ -47,6 +47,9 @@ struct CompressOptions {
   // Per-channel scales for Conv outputs only tables read (IntegerEmitOptions::
   // per_channel_preactivations); integer-only format.
   bool per_channel_activations = true;
+  // Bits of the index of elementwise tables fed straight by a layer (IntegerEmitOptions::
+  // table_index_bits); integer-only format.
+  int table_index_bits = 8;
   int threads = 0;
   // Candidates and per-layer SQNR are measured on the first calibration batches holding at least
   // this many samples (0: all) and 2^16 output values (validate.h): running the integer graph

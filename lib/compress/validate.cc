@@ -80,7 +80,7 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
         const double x = ref.data<float>()[i];
         const size_t c = channels ? static_cast<size_t>((i / inner) % channels) : 0;
         const double scale = channels ? qt.channel_scales[c] : qt.scale, zero_point = channels ? qt.channel_zero_points[c] : qt.zero_point;
-        const double x_hat = scale * (static_cast<double>(t.data<uint8_t>()[i]) - zero_point);
+        const double x_hat = scale * (t.get_as_double(i) - zero_point);
         signal[layer] += x * x;
         noise[layer] += (x - x_hat) * (x - x_hat);
       }

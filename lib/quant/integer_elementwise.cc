@@ -123,29 +123,35 @@ void IntegerGraphBuilder::materialize_table(const std::string& value) {
   }
   const ActivationQuant q = quant_for(value);
   const size_t channels = roots.size();
-  const int64_t entries = 256 * static_cast<int64_t>(channels);
+  const int64_t per_channel = int64_t{x.q.qmax} + 1;  // 256, or 2^b for a wide index
+  const int64_t entries = per_channel * static_cast<int64_t>(channels);
   tg.inputs[0].dims = {Dim{entries, ""}};
   Tensor levels(DType::Float32, {entries});
   for (size_t c = 0; c < channels; ++c) {
     const ActivationQuant& r = roots[c];
-    for (int k = 0; k < 256; ++k) levels.data<float>()[c * 256 + static_cast<size_t>(k)] = r.scale * static_cast<float>(k - r.zero_point);
+    for (int64_t k = 0; k < per_channel; ++k)
+      levels.data<float>()[static_cast<int64_t>(c) * per_channel + k] = r.scale * static_cast<float>(k - r.zero_point);
   }
   const Tensor y = Executor(table_model, {.threads = 1}).run({{root, levels}})[0];
   if (y.numel() != entries) fail("elementwise chain ending at '{}' does not keep its input's shape", value);
   Tensor table(DType::UInt8, {entries});
   for (int64_t k = 0; k < entries; ++k) table.data<uint8_t>()[k] = static_cast<uint8_t>(q.quantize(y.data<float>()[k]));
 
-  // The index: the root's bytes, plus 256 * channel for a per-channel root.
+  // The index: the root's bytes (or its wide int32 index), plus 256 (2^b) * channel for a
+  // per-channel root.
   if (!root_index_.count(root)) {
-    std::string index = fresh(root + "_index");
-    emit(make_node("Cast", {x.name}, {index}, {{"to", int_attribute(static_cast<int64_t>(DType::Int32))}}));
+    std::string index = x.name;
+    if (per_channel == 256) {
+      index = fresh(root + "_index");
+      emit(make_node("Cast", {x.name}, {index}, {{"to", int_attribute(static_cast<int64_t>(DType::Int32))}}));
+    }
     if (channels > 1) {  // + 256 * channel, broadcast over [N, C, spatial...]
       const int64_t rank = known_rank(root);
       if (rank < 2) fail("per-channel value '{}' has no known channel axis", root);
       Shape offsets_shape(static_cast<size_t>(rank - 1), 1);
       offsets_shape[0] = static_cast<int64_t>(channels);
       std::vector<int32_t> offsets;
-      for (size_t c = 0; c < channels; ++c) offsets.push_back(static_cast<int32_t>(256 * c));
+      for (size_t c = 0; c < channels; ++c) offsets.push_back(static_cast<int32_t>(per_channel * static_cast<int64_t>(c)));
       const std::string shifted = fresh(root + "_channel_index");
       emit(make_node("Add", {index, add_const(root + "_channel_offsets", Tensor::from_vector<int32_t>(offsets, offsets_shape))}, {shifted}));
       index = shifted;

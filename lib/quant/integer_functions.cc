@@ -47,21 +47,23 @@ void add_floor_div(std::vector<Node>& body, const std::string& t, const std::str
   body.push_back(make_node("Div", {exact, d}, {out}));
 }
 
-// y = uint8(clamp(r + ZP, QMIN, QMAX)) through Less/Greater/Where.
-void add_clamp_to_uint8(std::vector<Node>& body, const std::string& r) {
+// y = to(clamp(r + ZP, QMIN, QMAX)) through Less/Greater/Where.
+void add_clamp(std::vector<Node>& body, const std::string& r, DType to) {
   body.push_back(make_node("Add", {r, "ZP"}, {"z"}));
   body.push_back(make_node("Less", {"z", "QMIN"}, {"below"}));
   body.push_back(make_node("Where", {"below", "QMIN", "z"}, {"z1"}));
   body.push_back(make_node("Greater", {"z1", "QMAX"}, {"above"}));
   body.push_back(make_node("Where", {"above", "QMAX", "z1"}, {"z2"}));
-  body.push_back(make_node("Cast", {"z2"}, {"y"}, {{"to", to_type(DType::UInt8)}}));
+  body.push_back(make_node("Cast", {"z2"}, {"y"}, {{"to", to_type(to)}}));
 }
 
+void add_clamp_to_uint8(std::vector<Node>& body, const std::string& r) { add_clamp(body, r, DType::UInt8); }
+
 // The rescale tail shared by DyadicRequant and DyadicAdd: floor((p + H) / D), zero point, clamp.
-void add_rescale_tail(std::vector<Node>& body) {
+void add_rescale_tail(std::vector<Node>& body, DType to = DType::UInt8) {
   body.push_back(make_node("Add", {"p", "H"}, {"t"}));
   add_floor_div(body, "t", "D", "r");
-  add_clamp_to_uint8(body, "r");
+  add_clamp(body, "r", to);
 }
 
 Node constant_node(const std::string& out, Tensor value) {
@@ -80,6 +82,14 @@ Function dyadic_requant_function() {
   f.nodes.push_back(make_node("Cast", {"acc"}, {"a"}, {{"to", to_type(DType::Int64)}}));
   f.nodes.push_back(make_node("Mul", {"a", "M"}, {"p"}));
   add_rescale_tail(f.nodes);
+  return f;
+}
+
+Function dyadic_requant_index_function() {
+  Function f = function_shell("DyadicRequantIndex", {"acc", "M", "D", "H", "ZP", "QMIN", "QMAX"});
+  f.nodes.push_back(make_node("Cast", {"acc"}, {"a"}, {{"to", to_type(DType::Int64)}}));
+  f.nodes.push_back(make_node("Mul", {"a", "M"}, {"p"}));
+  add_rescale_tail(f.nodes, DType::Int32);
   return f;
 }
 
@@ -190,7 +200,8 @@ bool is_canonical_dyad_function(const Function& f) {
 }
 
 std::vector<Function> dyad_functions() {
-  return {dyadic_requant_function(), dyadic_add_function(), integer_sqrt_function(), integer_layer_norm_function()};
+  return {dyadic_requant_function(), dyadic_requant_index_function(), dyadic_add_function(), integer_sqrt_function(),
+          integer_layer_norm_function()};
 }
 
 }  // namespace dyad

@@ -23,6 +23,11 @@ Node make_node(std::string type, std::vector<std::string> in, std::vector<std::s
 //   clamp(floor((acc * M + H) / D) + ZP, QMIN, QMAX), D = 2^s, H = 2^(s-1) or 0 (lib/quant/dyadic.h).
 Function dyadic_requant_function();
 
+// DyadicRequantIndex(acc, M, D, H, ZP, QMIN, QMAX) -> int32: the same integers as DyadicRequant,
+// kept in int32 so that QMAX may exceed 255: the index of a table wider than 256 entries, for a
+// value that only elementwise functions read.
+Function dyadic_requant_index_function();
+
 // DyadicAdd(a, b, ZA, MA, ZB, MB, D, H, ZP, QMIN, QMAX) -> uint8:
 //   clamp(floor(((a - ZA) * MA + (b - ZB) * MB + H) / D) + ZP, QMIN, QMAX).
 Function dyadic_add_function();

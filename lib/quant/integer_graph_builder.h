@@ -71,7 +71,8 @@ class IntegerGraphBuilder {
   // A DyadicRequant call of `acc` by `real` with `zero_points` (one value each, or one per
   // channel in `constant_shape`), clamped to [qmin, qmax]; returns its output, named for `result`.
   std::string dyadic_requant(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
-                             const std::string& result, const std::vector<int64_t>& zero_points, int32_t qmin, int32_t qmax);
+                             const std::string& result, const std::vector<int64_t>& zero_points, int32_t qmin, int32_t qmax,
+                             bool index = false);
   // DyadicRequant of an int32 accumulator by `real` (one multiplier, or one per channel in
   // `constant_shape`) into `result`'s quantization.
   void requantize(const std::string& acc, const std::vector<double>& real, Shape constant_shape, const std::string& result,
@@ -81,7 +82,7 @@ class IntegerGraphBuilder {
   bool feeds_only_tables(const std::string& value) const;
   // Per-channel DyadicRequant of a Conv accumulator into `result` (per_channel_preactivations).
   void requantize_per_channel(const std::string& acc, const std::vector<double>& in_times_weight_scales, Shape constant_shape,
-                              const std::string& result, const ChannelStats& channels);
+                              const std::string& result, const ChannelStats& channels, int32_t levels);
   // x - zero point as int32.
   std::string centered_int32(const QValue& x, const std::string& base);
   // `x` rescaled to `target` (for Concat inputs); x itself when the quantization is equal.

@@ -158,7 +158,7 @@ std::pair<int32_t, int32_t> IntegerGraphBuilder::clamp_bounds(const ActivationQu
 
 std::string IntegerGraphBuilder::dyadic_requant(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
                                                 const std::string& result, const std::vector<int64_t>& zero_points, int32_t qmin,
-                                                int32_t qmax) {
+                                                int32_t qmax, bool index) {
   std::vector<int64_t> m, d, h;
   for (double r : real) {
     if (!dyadic_multiplier_valid(r)) fail("tensor '{}': requantization multiplier {} is out of range", result, r);
@@ -171,7 +171,7 @@ std::string IntegerGraphBuilder::dyadic_requant(const std::string& acc, const st
     return v.size() == 1 ? i64(result + suffix, v[0]) : add_const(result + suffix, Tensor::from_vector<int64_t>(v, constant_shape));
   };
   const std::string name = fresh(result + "_q");
-  call("DyadicRequant",
+  call(index ? "DyadicRequantIndex" : "DyadicRequant",
        {acc, per_channel("_M", m), per_channel("_D", d), per_channel("_H", h), per_channel("_ZP", zero_points),
         i64(result + "_QMIN", qmin), i64(result + "_QMAX", qmax)},
        name);
@@ -266,7 +266,8 @@ std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc,
 }
 
 void IntegerGraphBuilder::requantize_per_channel(const std::string& acc, const std::vector<double>& in_times_weight_scales,
-                                                 Shape constant_shape, const std::string& result, const ChannelStats& channels) {
+                                                 Shape constant_shape, const std::string& result, const ChannelStats& channels,
+                                                 int32_t levels) {
   const FloatRange tensor = stats_.tensors.at(result).range(options_.method, options_.percentile);
   std::vector<ActivationQuant> quants;
   std::vector<double> real;
@@ -279,12 +280,12 @@ void IntegerGraphBuilder::requantize_per_channel(const std::string& acc, const s
     // stays in range; its few values are still exact to well under one tensor step.
     const float min_width = (tensor.max - tensor.min) / 256.0f;
     if (own.max - own.min < min_width) own.max = own.min + min_width;
-    const ActivationQuant q = uint8_quant(own);
+    const ActivationQuant q = uint8_quant(own, levels);
     real.push_back(in_times_weight_scales[c] / q.scale);
     zp.push_back(q.zero_point);
     quants.push_back(q);
   }
-  const std::string name = dyadic_requant(acc, real, std::move(constant_shape), result, zp, 0, 255);
+  const std::string name = dyadic_requant(acc, real, std::move(constant_shape), result, zp, 0, levels - 1, levels > 256);
   quant_[result] = {name, quants.front()};  // per_channel_ has the truth; tables read that
   per_channel_[result] = std::move(quants);
 }
@@ -294,11 +295,22 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
   float lo, hi;
   const std::string result = fold_activation(output, lo, hi);
   auto channels = stats_.channel_stats.find(result);
-  if (options_.per_channel_preactivations && n.op_type == "Conv" && n.get_int("group", 1) > 1 && result == output && channels != stats_.channel_stats.end() &&
-      channels->second.mins.size() == wq.scales.size() && feeds_only_tables(result)) {
+  const bool only_tables = result == output && feeds_only_tables(result);
+  // Read by tables alone, the value never exists as uint8: it can index a wider table.
+  const int32_t levels = only_tables ? int32_t{1} << std::clamp(options_.table_index_bits, 8, 16) : 256;
+  if (options_.per_channel_preactivations && n.op_type == "Conv" && n.get_int("group", 1) > 1 && only_tables &&
+      channels != stats_.channel_stats.end() && channels->second.mins.size() == wq.scales.size()) {
     std::vector<double> in_times_weight;
     for (float s_w : wq.scales) in_times_weight.push_back(static_cast<double>(input.q.scale) * s_w);
-    requantize_per_channel(acc, in_times_weight, shape, result, channels->second);
+    requantize_per_channel(acc, in_times_weight, shape, result, channels->second, levels);
+    record_layer(n, result, input, wq);
+    return;
+  }
+  if (levels > 256) {
+    const ActivationQuant q = uint8_quant(stats_.tensors.at(result).range(options_.method, options_.percentile), levels);
+    std::vector<double> real;
+    for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / q.scale);
+    quant_[result] = {dyadic_requant(acc, real, shape, result, {q.zero_point}, 0, q.qmax, true), q};
     record_layer(n, result, input, wq);
     return;
   }

@@ -57,6 +57,11 @@ struct IntegerEmitOptions {
   // ranges differ by orders of magnitude, keep their small channels. Integer-only format only;
   // needs CalibrationStats::channel_stats of the Conv outputs.
   bool per_channel_preactivations = true;
+  // A Conv, Gemm or MatMul output read only by elementwise chains is requantized to an int32
+  // index of 2^table_index_bits levels (DyadicRequantIndex) instead of uint8, and each chain's
+  // table has that many entries (per channel when per-channel): the nonlinearity then sees its
+  // input at that resolution and only its output is rounded to 8 bits. 8 keeps uint8 indices.
+  int table_index_bits = 8;
 };
 
 // One tensor kept as uint8 in the emitted graph: real = scale * (q - zero_point), or per

@@ -8,15 +8,17 @@ namespace dyad {
 
 int32_t ActivationQuant::quantize(float x) const {
   const float q = x / scale;
-  return static_cast<int32_t>(std::clamp(std::nearbyint(static_cast<double>(q)) + zero_point, 0.0, 255.0));
+  return static_cast<int32_t>(std::clamp(std::nearbyint(static_cast<double>(q)) + zero_point, 0.0, static_cast<double>(qmax)));
 }
 
-ActivationQuant uint8_quant(FloatRange range) {
+ActivationQuant uint8_quant(FloatRange range, int32_t levels) {
   const float lo = std::min(range.min, 0.0f), hi = std::max(range.max, 0.0f);
-  if (!(hi > lo)) return {1.0f, 0};  // a constant-zero tensor
   ActivationQuant q;
-  q.scale = (hi - lo) / 255.0f;
-  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / q.scale), 0.0f, 255.0f));
+  q.qmax = levels - 1;
+  if (!(hi > lo)) return q;  // a constant-zero tensor: scale 1, zero point 0
+  const float top = static_cast<float>(q.qmax);
+  q.scale = (hi - lo) / top;
+  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / q.scale), 0.0f, top));
   return q;
 }
 

@@ -12,10 +12,12 @@ namespace dyad {
 struct ActivationQuant {
   float scale = 1.0f;
   int32_t zero_point = 0;  // uint8
-  int32_t quantize(float x) const;  // round half to even, saturate, as QuantizeLinear
+  int32_t qmax = 255;      // 255 for uint8; 2^b - 1 for a b-bit table index (int32)
+  int32_t quantize(float x) const;  // round half to even, saturate to [0, qmax], as QuantizeLinear
 };
 
-ActivationQuant uint8_quant(FloatRange range);
+// `levels` values from 0 to levels - 1: 256 for uint8.
+ActivationQuant uint8_quant(FloatRange range, int32_t levels = 256);
 
 // Per-channel int8 weights along axis `axis`: q = round(w / s[c]), s[c] = max|w[c]| / 127.
 struct WeightQuant {

@@ -5,6 +5,7 @@
 // tests/dyad_functions_test.cc checks every kernel against the inlined body on random inputs.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "lib/exec/ops/broadcast.h"
@@ -64,13 +65,15 @@ inline int64_t floor_div(int64_t t, int64_t d) {
   if (r != 0 && ((r < 0) != (d < 0))) r += d;
   return (t - r) / d;
 }
-// Add ZP, then Less/Where and Greater/Where, then Cast to uint8.
-inline uint8_t clamp_to_uint8(int64_t r, int64_t zp, int64_t qmin, int64_t qmax) {
+// Add ZP, then Less/Where and Greater/Where, then Cast to Out (uint8, or int32 for an index).
+template <typename Out = uint8_t>
+inline Out clamp_to(int64_t r, int64_t zp, int64_t qmin, int64_t qmax) {
   int64_t z = wrap_add(r, zp);
   if (z < qmin) z = qmin;
   if (z > qmax) z = qmax;
-  return static_cast<uint8_t>(z);
+  return static_cast<Out>(z);
 }
+inline uint8_t clamp_to_uint8(int64_t r, int64_t zp, int64_t qmin, int64_t qmax) { return clamp_to<uint8_t>(r, zp, qmin, qmax); }
 
 Shape broadcast_of(const KernelContext& c, std::initializer_list<size_t> inputs) {
   Shape s;
@@ -112,14 +115,14 @@ struct ChannelParams {
   int shift;
 };
 
-template <typename Acc>
-inline uint8_t requant_one(Acc a, const ChannelParams& p) {
+template <typename Out, typename Acc>
+inline Out requant_one(Acc a, const ChannelParams& p) {
   const int64_t t = wrap_add(wrap_mul(a, p.m), p.h);
-  return clamp_to_uint8(p.shift >= 0 ? t >> p.shift : floor_div(t, p.d), p.zp, p.lo, p.hi);
+  return clamp_to<Out>(p.shift >= 0 ? t >> p.shift : floor_div(t, p.d), p.zp, p.lo, p.hi);
 }
 
-template <typename Acc>
-void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, int64_t channels, int64_t inner, uint8_t* out) {
+template <typename Acc, typename Out>
+void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, int64_t channels, int64_t inner, Out* out) {
   auto param = [&](size_t i, int64_t ch) { return c.in(i).data<int64_t>()[c.in(i).numel() == 1 ? 0 : ch]; };
   std::vector<ChannelParams> params(static_cast<size_t>(channels));
   for (int64_t ch = 0; ch < channels; ++ch) {
@@ -130,7 +133,7 @@ void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, i
   if (inner == 1) {  // channels last (a matmul's columns): one row of channels at a time
     parallel_for(outer, channels * 4, [&](int64_t s, int64_t e) {
       for (int64_t o = s; o < e; ++o)
-        for (int64_t ch = 0; ch < channels; ++ch) out[o * channels + ch] = requant_one(acc[o * channels + ch], params[static_cast<size_t>(ch)]);
+        for (int64_t ch = 0; ch < channels; ++ch) out[o * channels + ch] = requant_one<Out>(acc[o * channels + ch], params[static_cast<size_t>(ch)]);
     });
     return;
   }
@@ -143,11 +146,11 @@ void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, i
       const int64_t oc = item / blocks, begin = (item % blocks) * kBlock, end = std::min(inner, begin + kBlock);
       const ChannelParams p = params[static_cast<size_t>(oc % channels)];
       const Acc* a = acc + oc * inner;
-      uint8_t* o = out + oc * inner;
+      Out* o = out + oc * inner;
       if (p.shift >= 0) {  // D = 2^s: the floor division is an arithmetic shift
-        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to_uint8(wrap_add(wrap_mul(a[i], p.m), p.h) >> p.shift, p.zp, p.lo, p.hi);
+        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to<Out>(wrap_add(wrap_mul(a[i], p.m), p.h) >> p.shift, p.zp, p.lo, p.hi);
       } else {
-        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to_uint8(floor_div(wrap_add(wrap_mul(a[i], p.m), p.h), p.d), p.zp, p.lo, p.hi);
+        for (int64_t i = begin; i < end; ++i) o[i] = clamp_to<Out>(floor_div(wrap_add(wrap_mul(a[i], p.m), p.h), p.d), p.zp, p.lo, p.hi);
       }
     }
   });
@@ -167,12 +170,13 @@ void dyadic_add_shift(const uint8_t* a, const uint8_t* b, int64_t n, int64_t za,
   }
 }
 
-// DyadicRequant(acc, M, D, H, ZP, QMIN, QMAX)
+// DyadicRequant(acc, M, D, H, ZP, QMIN, QMAX) with Out = uint8, DyadicRequantIndex with int32.
+template <typename Out>
 void op_dyadic_requant(KernelContext& c) {
   const Tensor& acc = c.in(0);
   const Shape shape = broadcast_of(c, {0, 1, 2, 3, 4, 5, 6});
-  Tensor y = Tensor::uninitialized(DType::UInt8, shape);
-  uint8_t* out = y.data<uint8_t>();
+  Tensor y = Tensor::uninitialized(std::is_same_v<Out, uint8_t> ? DType::UInt8 : DType::Int32, shape);
+  Out* out = y.data<Out>();
   int64_t outer = 0, channels = 0, inner = 0;
   if (channel_split(c, shape, outer, channels, inner)) {
     if (acc.dtype() == DType::Int32) requant_by_channel(c, acc.data<int32_t>(), outer, channels, inner, out);
@@ -184,7 +188,7 @@ void op_dyadic_requant(KernelContext& c) {
       lo(c.in(5), shape), hi(c.in(6), shape);
   parallel_for(y.numel(), 8, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i)
-      out[i] = clamp_to_uint8(floor_div(wrap_add(wrap_mul(a.at(i), m.at(i)), h.at(i)), d.at(i)), zp.at(i), lo.at(i), hi.at(i));
+      out[i] = clamp_to<Out>(floor_div(wrap_add(wrap_mul(a.at(i), m.at(i)), h.at(i)), d.at(i)), zp.at(i), lo.at(i), hi.at(i));
   });
   c.outputs[0] = std::move(y);
 }
@@ -296,7 +300,8 @@ void op_integer_layer_norm(KernelContext& c) {
 }  // namespace
 
 void register_dyad_function_ops(Registry& r) {
-  r[std::string(kDyadDomain) + ".DyadicRequant"] = op_dyadic_requant;
+  r[std::string(kDyadDomain) + ".DyadicRequant"] = op_dyadic_requant<uint8_t>;
+  r[std::string(kDyadDomain) + ".DyadicRequantIndex"] = op_dyadic_requant<int32_t>;
   r[std::string(kDyadDomain) + ".DyadicAdd"] = op_dyadic_add;
   r[std::string(kDyadDomain) + ".IntegerSqrt"] = op_integer_sqrt;
   r[std::string(kDyadDomain) + ".IntegerLayerNorm"] = op_integer_layer_norm;
