@@ -118,11 +118,19 @@ int main(int argc, char** argv) {
         const QOutputStage stage{mult.data(), 0, 0, 255};
         QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
         auto compute = [&] {
-          const int64_t panels = (s.m + 31) / 32;
+          // Threads share 32-column tiles when there are several each, else 8-row weight panels.
+          const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + kQgemmRowAlign - 1) / kQgemmRowAlign;
+          const bool by_rows = tiles < 4 * threads && row_panels >= threads;
 #pragma omp parallel for num_threads(threads) schedule(static)
           for (int t = 0; t < threads; ++t) {
-            const int64_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
-            qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.data(), s.m);
+            if (by_rows) {
+              const int64_t p0 = row_panels * t / threads, p1 = row_panels * (t + 1) / threads;
+              qgemm_rows(pw, px, 0, bias.data(), p0 * kQgemmRowAlign, std::min(p1 * kQgemmRowAlign, s.n), 0, s.m, out, stage,
+                         y32.data(), s.m);
+            } else {
+              const int64_t p0 = tiles * t / threads, p1 = tiles * (t + 1) / threads;
+              qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.data(), s.m);
+            }
           }
         };
         const double dyad_ms = median_ms(repeats, compute);

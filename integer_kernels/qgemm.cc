@@ -187,13 +187,19 @@ QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt
 
 void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
            int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
+  qgemm_rows(w, x, x_zero_point, bias, 0, w.m, n_begin, n_end, output, stage, y, ldy);
+}
+
+void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias, int64_t m_begin,
+                int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
   DYAD_CHECK(w.isa == x.isa && w.k == x.k);
   DYAD_CHECK(n_begin >= 0 && n_begin <= n_end && n_end <= x.n);
+  DYAD_CHECK(m_begin >= 0 && m_begin <= m_end && m_end <= w.m && m_begin % kQgemmRowAlign == 0);
   DYAD_CHECK(output == QOutput::Int32 || stage.multipliers != nullptr);
   g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
   if (w.isa == QIsa::Reference) {
     DYAD_CHECK(x.quad_offsets.empty());
-    qu8_qs8_gemm__ref(w, x, x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+    qu8_qs8_gemm__ref(w, x, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
     return;
   }
   // Where each quad of k starts: the variants read activations only through this table.
@@ -202,9 +208,9 @@ void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
   if (w.isa == QIsa::Avx512Vnni)
-    qu8_qs8_gemm_8x32c4__avx512vnni(w, quads.data(), x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+    qu8_qs8_gemm_8x32c4__avx512vnni(w, quads.data(), x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
   else
-    qu8_qs8_gemm_4x8c4__avx2(w, quads.data(), x_zero_point, bias, n_begin, n_end, output, stage, y, ldy);
+    qu8_qs8_gemm_4x8c4__avx2(w, quads.data(), x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
 }
 
 }  // namespace dyad

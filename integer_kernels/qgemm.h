@@ -82,5 +82,10 @@ struct QOutputStage {
 // split columns or rows across threads. w and x must be packed for the same variant.
 void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
            int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
+// Rows [m_begin, m_end) of those columns only; m_begin a multiple of kQgemmRowAlign. Threads
+// split rows when there are too few columns to share (a late convolution's 7 x 7 outputs).
+inline constexpr int64_t kQgemmRowAlign = 8;
+void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias, int64_t m_begin,
+                int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 
 }  // namespace dyad

@@ -30,8 +30,10 @@ inline __m256i row_weights(const int8_t* pw) {
   return _mm256_cvtepi8_epi16(_mm_set1_epi32(packed));
 }
 
-// Full 4x8 tile at (row0, col0); rows beyond w.m are zero padding and not stored.
-void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, const OutputStage& out) {
+// Full 4x8 tile at (row0, col0); rows from m_end on (zero padding, or another thread's) are
+// not stored.
+void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, const OutputStage& out,
+          int64_t m_end) {
   __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0, lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
   for (int64_t kk = 0; kk < k4; ++kk) {
     const uint8_t* px = quads[kk] + col0 * 4;
@@ -52,7 +54,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
   const __m256i rows[kRows] = {_mm256_hadd_epi32(lo0, hi0), _mm256_hadd_epi32(lo1, hi1), _mm256_hadd_epi32(lo2, hi2),
                                _mm256_hadd_epi32(lo3, hi3)};
   for (int r = 0; r < kRows; ++r) {
-    if (row0 + r >= out.w.m) break;
+    if (row0 + r >= m_end) break;
     // hadd leaves columns in the order 0 1 4 5 2 3 6 7: put the 64-bit pairs back in order.
     const __m256i ordered = _mm256_permute4x64_epi64(rows[r], 0xD8);
     alignas(32) int32_t acc[kCols];
@@ -62,8 +64,9 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
 }
 
 // Columns that do not fill a tile: plain loops on the packed layout.
-void tail(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, int64_t cols, const OutputStage& out) {
-  for (int r = 0; r < kVnniRows && row0 + r < out.w.m; ++r)
+void tail(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, int64_t cols, const OutputStage& out,
+          int64_t m_end) {
+  for (int r = 0; r < kVnniRows && row0 + r < m_end; ++r)
     for (int64_t c = 0; c < cols; ++c) {
       uint32_t acc = 0;
       for (int64_t kk = 0; kk < k4; ++kk)
@@ -76,17 +79,18 @@ void tail(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
 }  // namespace
 
 void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point, const int32_t* bias,
-                              int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
+                              int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
+                              const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   const int64_t k4 = (w.k + 3) / 4;
-  for (int64_t row0 = 0; row0 < w.m; row0 += kVnniRows) {
+  for (int64_t row0 = m_begin; row0 < m_end; row0 += kVnniRows) {
     const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
     int64_t col0 = n_begin;
     for (; col0 + kCols <= n_end; col0 += kCols) {
-      tile(panel, k4, quads, row0, col0, out);
-      if (row0 + kRows < w.m) tile(panel + kRows * 4, k4, quads, row0 + kRows, col0, out);
+      tile(panel, k4, quads, row0, col0, out, m_end);
+      if (row0 + kRows < m_end) tile(panel + kRows * 4, k4, quads, row0 + kRows, col0, out, m_end);
     }
-    if (col0 < n_end) tail(panel, k4, quads, row0, col0, n_end - col0, out);
+    if (col0 < n_end) tail(panel, k4, quads, row0, col0, n_end - col0, out, m_end);
   }
 }
 

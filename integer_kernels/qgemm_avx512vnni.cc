@@ -1,11 +1,14 @@
 // qu8_qs8_gemm_8x32c4__avx512vnni: 8 weight rows x 32 activation columns per register tile,
 // four k per vpdpbusd (u8 activations x s8 weights, exact int32 sums, wrapping like the
-// reference). Epilogue: per row, acc += bias - z * rowsum, then the dyadic rescale in int64
+// reference). Columns go in blocks sized for L2, each block's activations copied tile by tile
+// into consecutive memory when enough weight rows reuse them. Epilogue: per row, acc += bias - z * rowsum, then the dyadic rescale in int64
 // lanes (even and odd 32-bit lanes multiplied separately with vpmuldq), zero point, clamp, and a
 // truncating narrow to bytes, which is exact because the values are already in range.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "integer_kernels/qgemm_internal.h"
 #include "integer_kernels/requantize_avx512.h"
@@ -60,16 +63,20 @@ struct Epilogue {
     if (m1) e.store(c##r##1, row0 + r, col0 + 16, m1);     \
   }
 
-template <int kValidRows>
-void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t row0, int64_t col0, int64_t cols,
-          const Epilogue& e) {
+// The activations of one 32-column tile, quad kk at `packed + 128 kk`: copied there from the
+// quads once per column block, so that the k steps of a tile read consecutive memory instead of
+// addresses a whole row of activations apart (N * 4 bytes: with N = 1024 every step mapped to
+// the same L1 set and evicted the last).
+template <int kValidRows, bool kPacked>
+void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t* const* quads, int64_t row0, int64_t col0,
+          int64_t cols, const Epilogue& e) {
   const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
   DYAD_QROW_INIT(0) DYAD_QROW_INIT(1) DYAD_QROW_INIT(2) DYAD_QROW_INIT(3)
   DYAD_QROW_INIT(4) DYAD_QROW_INIT(5) DYAD_QROW_INIT(6) DYAD_QROW_INIT(7)
   const int8_t* pw = panel;
   if (m1 == 0xFFFF) {  // a full tile: unmasked loads
     for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
-      const uint8_t* px = quads[kk] + col0 * 4;
+      const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
       const __m512i b0 = _mm512_loadu_si512(px);
       const __m512i b1 = _mm512_loadu_si512(px + 64);
       DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
@@ -77,7 +84,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
     }
   } else {
     for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
-      const uint8_t* px = quads[kk] + col0 * 4;
+      const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
       const __m512i b0 = _mm512_maskz_loadu_epi32(m0, px);
       const __m512i b1 = _mm512_maskz_loadu_epi32(m1, px + 64);
       DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
@@ -92,23 +99,58 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* const* quads, int64_t 
 #undef DYAD_QROW_DOT
 #undef DYAD_QROW_STORE
 
-using TileFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int64_t, const Epilogue&);
-constexpr TileFn kTiles[kVnniRows + 1] = {nullptr,  tile<1>, tile<2>, tile<3>, tile<4>,
-                                          tile<5>, tile<6>, tile<7>, tile<8>};
+using TileFn = void (*)(const int8_t*, int64_t, const uint8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const Epilogue&);
+
+// Copies columns [col0, col0 + cols) of every quad into [k4][32 columns][4] at `dst`.
+void pack_tile(const uint8_t* const* quads, int64_t k4, int64_t col0, int64_t cols, uint8_t* dst) {
+  const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
+  for (int64_t kk = 0; kk < k4; ++kk, dst += kVnniCols * 4) {
+    const uint8_t* src = quads[kk] + col0 * 4;
+    if (m1 == 0xFFFF) {
+      _mm512_storeu_si512(dst, _mm512_loadu_si512(src));
+      _mm512_storeu_si512(dst + 64, _mm512_loadu_si512(src + 64));
+    } else {
+      _mm512_storeu_si512(dst, _mm512_maskz_loadu_epi32(m0, src));
+      _mm512_storeu_si512(dst + 64, _mm512_maskz_loadu_epi32(m1, src + 64));
+    }
+  }
+}
+constexpr TileFn kTiles[2][kVnniRows + 1] = {
+    {nullptr, tile<1, false>, tile<2, false>, tile<3, false>, tile<4, false>, tile<5, false>, tile<6, false>, tile<7, false>, tile<8, false>},
+    {nullptr, tile<1, true>, tile<2, true>, tile<3, true>, tile<4, true>, tile<5, true>, tile<6, true>, tile<7, true>, tile<8, true>}};
 
 }  // namespace
 
 void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
-                                     const int32_t* bias, int64_t n_begin, int64_t n_end, QOutput output,
+                                     const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   const Epilogue e{out};
   const int64_t k4 = (w.k + 3) / 4;
-  for (int64_t col0 = n_begin; col0 < n_end; col0 += kVnniCols) {
-    const int64_t cols = n_end - col0 < kVnniCols ? n_end - col0 : kVnniCols;
-    for (int64_t row0 = 0; row0 < w.m; row0 += kVnniRows) {
-      const int64_t rows = w.m - row0 < kVnniRows ? w.m - row0 : kVnniRows;
-      kTiles[rows](w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4, k4, quads, row0, col0, cols, e);
+  // Column blocks whose packed activations (4 k4 bytes per column) fit in half of a 1 MiB L2:
+  // each 8-row weight panel then stays in L1 across the block's 32-column tiles, instead of the
+  // whole weight matrix streaming by once per tile.
+  const int64_t block = std::max<int64_t>(kVnniCols, (int64_t{512} * 1024 / (4 * k4)) / kVnniCols * kVnniCols);
+  // The copy costs one read and write of the block's activations, which pays once at least
+  // four weight panels read them.
+  const bool pack = (m_end - m_begin + kVnniRows - 1) / kVnniRows >= 4;
+  thread_local std::vector<uint8_t> packed_storage;
+  const size_t tile_bytes = static_cast<size_t>(k4 * kVnniCols * 4);
+  const size_t needed = pack ? tile_bytes * static_cast<size_t>((std::min(block, n_end - n_begin) + kVnniCols - 1) / kVnniCols) : 0;
+  if (packed_storage.size() < needed) packed_storage.resize(needed);
+  uint8_t* const packed = packed_storage.data();
+  for (int64_t block0 = n_begin; block0 < n_end; block0 += block) {
+    const int64_t block_end = n_end - block0 < block ? n_end : block0 + block;
+    if (pack)
+      for (int64_t col0 = block0; col0 < block_end; col0 += kVnniCols)
+        pack_tile(quads, k4, col0, std::min<int64_t>(kVnniCols, block_end - col0), packed + (col0 - block0) / kVnniCols * tile_bytes);
+    for (int64_t row0 = m_begin; row0 < m_end; row0 += kVnniRows) {
+      const int64_t rows = m_end - row0 < kVnniRows ? m_end - row0 : kVnniRows;
+      const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
+      for (int64_t col0 = block0; col0 < block_end; col0 += kVnniCols) {
+        const int64_t cols = block_end - col0 < kVnniCols ? block_end - col0 : kVnniCols;
+        kTiles[pack][rows](panel, k4, packed + (col0 - block0) / kVnniCols * tile_bytes, quads, row0, col0, cols, e);
+      }
     }
   }
 }

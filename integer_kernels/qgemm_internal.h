@@ -6,6 +6,7 @@ namespace dyad::qgemm_detail {
 
 // Rows per register tile and activation columns per tile of the VNNI kernel.
 constexpr int kVnniRows = 8;
+static_assert(kVnniRows == kQgemmRowAlign, "row ranges start on a weight panel");
 constexpr int kVnniCols = 32;
 
 // The output stage of qgemm() as every variant finishes it.
@@ -39,15 +40,16 @@ struct OutputStage {
 bool avx512vnni_cpu();
 bool avx2_cpu();
 
+// Every variant computes rows [m_begin, m_end) and columns [n_begin, n_end).
 // The reference: plain loops, acc = bias + sum W * (X - z) in wrapping int32, then dyadic.h.
 void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
-                       int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
+                       int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 // The VNNI-layout variants read quad q of the activations (four k) at quads[q] + 4 * column.
 void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
-                                     const int32_t* bias, int64_t n_begin, int64_t n_end, QOutput output,
+                                     const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy);
 // On the VNNI packing (AVX2 and AVX-512 variants share it).
 void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point, const int32_t* bias,
-                              int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
+                              int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 
 }  // namespace dyad::qgemm_detail

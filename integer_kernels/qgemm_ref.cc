@@ -7,9 +7,9 @@
 namespace dyad::qgemm_detail {
 
 void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
-                       int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
+                       int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
-  for (int64_t r = 0; r < w.m; ++r)
+  for (int64_t r = m_begin; r < m_end; ++r)
     for (int64_t c = n_begin; c < n_end; ++c) {
       // uint32 arithmetic: the int32 accumulator wraps like the ONNX integer ops, without UB.
       uint32_t acc = bias ? static_cast<uint32_t>(bias[r]) : 0u;

@@ -110,6 +110,50 @@ TEST(Qgemm, OptimisedVariantsMatchTheReferenceBitForBit) {
   }
 }
 
+TEST(Qgemm, ColumnBlocksWithAndWithoutPackingMatchTheReference) {
+  // k = 8200 makes the VNNI variant's L2 column blocks 32 wide, so 145 columns (from 5) span five
+  // blocks, the last partial; 16 rows read the activations in place, 40 rows copy each block.
+  const auto variants = optimised_variants();
+  if (variants.empty()) GTEST_SKIP() << "no optimised variant runs on this CPU";
+  std::mt19937 rng(33);
+  for (int64_t m : {16, 40}) {
+    const Problem p = random_problem(rng, m, 8200, 150, 77, false);
+    const QOutputStage stage{p.mult.data(), 9, 0, 255};
+    for (QOutput out : {QOutput::Int32, QOutput::UInt8}) {
+      const auto expected = run(QIsa::Reference, p, out, stage, 5);
+      for (QIsa isa : variants) EXPECT_EQ(run(isa, p, out, stage, 5), expected) << qisa_name(isa) << " m=" << m;
+    }
+  }
+}
+
+TEST(Qgemm, RowRangesComputeTheirRowsOnly) {
+  // Rows split at panel boundaries, as threads split a layer with few columns: each range writes
+  // its rows (equal to the whole product) and leaves every other row's sentinel alone.
+  std::mt19937 rng(21);
+  for (QIsa isa : {QIsa::Reference, QIsa::Avx512Vnni, QIsa::Avx2}) {
+    if (!qisa_supported(isa)) continue;
+    for (int trial = 0; trial < 12; ++trial) {
+      const int64_t m = 1 + static_cast<int64_t>(rng() % 40), k = 1 + static_cast<int64_t>(rng() % 300), n = 1 + static_cast<int64_t>(rng() % 70);
+      const Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 5 == 0);
+      const QOutputStage stage{p.mult.data(), 3, 0, 255};
+      const std::vector<uint8_t> whole = run(isa, p, QOutput::UInt8, stage, 0);
+      const QPackedWeights w = qgemm_pack_weights(isa, p.w.data(), p.m, p.k, p.k);
+      const QPackedActivations x = qgemm_pack_activations(isa, p.x.data(), p.k, p.n, p.n);
+      const int64_t panels = (m + kQgemmRowAlign - 1) / kQgemmRowAlign;
+      const int64_t first = static_cast<int64_t>(rng() % static_cast<uint64_t>(panels)) * kQgemmRowAlign;
+      const int64_t last = std::min(m, first + kQgemmRowAlign * (1 + static_cast<int64_t>(rng() % 3)));
+      std::vector<uint8_t> y(static_cast<size_t>(m * n), 0xA5);
+      qgemm_rows(w, x, p.x_zp, p.bias.data(), first, last, 0, n, QOutput::UInt8, stage, y.data(), n);
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) {
+          const size_t i = static_cast<size_t>(r * n + c);
+          ASSERT_EQ(y[i], r >= first && r < last ? whole[i] : uint8_t{0xA5})
+              << qisa_name(isa) << " m " << m << " k " << k << " n " << n << " rows [" << first << ", " << last << ") at " << r << "," << c;
+        }
+    }
+  }
+}
+
 TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
   std::mt19937 rng(5);
   for (int i = 0; i < kQIsaCount; ++i) {

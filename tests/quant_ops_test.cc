@@ -160,13 +160,14 @@ TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
   // uint8 x int8 without a weight zero point runs on the integer kernels (the GEMM read in place
   // through stride phases, pointwise packing, im2col for 1x1 strided, the depthwise kernel);
   // compare with a direct int64 sum over random geometries (strides 1-3, dilations 1-2,
-  // asymmetric pads), groups and zero points.
+  // asymmetric pads), groups and zero points. Up to 80 output channels over small maps: a single
+  // image's product is then shared by weight rows as well as by columns (share_product).
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
   for (int trial = 0; trial < 80; ++trial) {
     const bool depthwise = trial % 5 == 4;
     const int64_t group_choice = trial % 4 == 0 ? 2 : 1;
     const int64_t c = depthwise ? 1 + rng() % 6 : group_choice * (1 + rng() % 5);
-    const int64_t group = depthwise ? c : group_choice, m = depthwise ? c : group * (1 + rng() % 12);
+    const int64_t group = depthwise ? c : group_choice, m = depthwise ? c : group * (1 + rng() % 40);
     const int64_t kh = 1 + rng() % 3, kw = 1 + rng() % 3, sh = 1 + rng() % 3, sw = 1 + rng() % 2;
     const int64_t dh = 1 + rng() % 2, dw = 1 + rng() % 2;
     const int64_t pt = rng() % 3, pl = rng() % 3, pb = rng() % 2, pr = rng() % 3;

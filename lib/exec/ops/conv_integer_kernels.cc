@@ -25,6 +25,22 @@ inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
   std::memcpy(dst + n - 8, src + n - 8, 8);  // the last eight, overlapping the loop's
 }
 
+// One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
+// gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
+// two threads would share unevenly). fn(m_begin, m_end, n_begin, n_end).
+template <typename F>
+void share_product(int64_t rows, int64_t columns, int64_t k, F&& fn) {
+  const int64_t tiles = (columns + 31) / 32, panels = (rows + kQgemmRowAlign - 1) / kQgemmRowAlign;
+  const int64_t threads = omp_get_max_threads();
+  if (tiles < 4 * threads && panels >= 2 * threads) {
+    parallel_for(panels, kQgemmRowAlign * k * columns, [&](int64_t b, int64_t e) {
+      fn(b * kQgemmRowAlign, std::min(rows, e * kQgemmRowAlign), int64_t{0}, columns);
+    });
+    return;
+  }
+  parallel_for(tiles, 32 * rows * k, [&](int64_t b, int64_t e) { fn(int64_t{0}, rows, 32 * b, std::min(columns, 32 * e)); });
+}
+
 // Weights packed for the integer GEMM, one set per group, cached per node. `in_place` orders
 // each row's k as (channel quad, kh, kw, channel % 4), zero-padding channels to a multiple of
 // four, to match the in-place input layout below; otherwise k is ONNX's (channel, kh, kw).
@@ -150,13 +166,16 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const uint8_t pad = static_cast<uint8_t>(x_zero_point);
   // Columns [begin, end) of item's product into `wide` (Mg x columns), then (compact) the valid
   // ones into y.
-  auto multiply = [&](int64_t item, const QPackedActivations& acts, uint8_t* wide, int64_t begin, int64_t end) {
+  auto multiply = [&](int64_t item, const QPackedActivations& acts, uint8_t* wide, int64_t m_begin, int64_t m_end, int64_t begin,
+                      int64_t end) {
     const int64_t gi = item % group;
     if (stage) {
       const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, begin, end, QOutput::UInt8, out, wide, columns);
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, begin, end, QOutput::UInt8,
+                 out, wide, columns);
     } else {
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, begin, end, QOutput::Int32, {}, wide, columns);
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, m_begin, m_end, begin, end, QOutput::Int32, {}, wide,
+                 columns);
     }
   };
   auto compact = [&](int64_t item, const uint8_t* wide) {
@@ -175,19 +194,18 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
       wide.resize(static_cast<size_t>(Mg * columns) * out_bytes);
       for (int64_t item = b; item < e; ++item) {
         fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
-        multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), wide.data(), 0, columns);
+        multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), wide.data(), 0, Mg, 0, columns);
         compact(item, wide.data());
       }
     });
     return y;
   }
   std::vector<uint8_t> buffer(static_cast<size_t>(quads * l.phases * l.plane * 4 + kInPlaceOverrun)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
-  const int64_t column_tiles = (columns + 31) / 32;
   for (int64_t item = 0; item < items; ++item) {
     fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
     const QPackedActivations acts = qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets);
-    parallel_for(column_tiles, 32 * Mg * k, [&](int64_t b, int64_t e) {
-      multiply(item, acts, wide.data(), 32 * b, std::min(columns, 32 * e));
+    share_product(Mg, columns, k, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+      multiply(item, acts, wide.data(), m_begin, m_end, n_begin, n_end);
     });
     compact(item, wide.data());
   }
@@ -236,15 +254,15 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
       return static_cast<const uint8_t*>(scratch);
     };
   };
-  auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t col_begin, int64_t col_end) {
+  auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t m_begin, int64_t m_end, int64_t col_begin, int64_t col_end) {
     const int64_t n = item / group, gi = item % group;
     if (stage) {
       const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, col_begin, col_end, QOutput::UInt8, out,
-            y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, col_begin, col_end,
+                 QOutput::UInt8, out, y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
     } else {
-      qgemm(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, col_begin, col_end, QOutput::Int32, {},
-            y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, m_begin, m_end, col_begin, col_end, QOutput::Int32, {},
+                 y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
     }
   };
   const int64_t items = N * group, rows = (K + 3) / 4 * 4;
@@ -254,19 +272,21 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
       for (int64_t item = b; item < e; ++item) {
         qgemm_activations_reset(isa, K, out_size, acts);
         qgemm_pack_activation_rows(acts, 0, rows, rows_of(item));
-        multiply(item, acts, 0, out_size);
+        multiply(item, acts, 0, Mg, 0, out_size);
       }
     });
     return y;
   }
-  // One image: the threads share the packing (by groups of four rows) and then the columns.
+  // One image: the threads share the packing (by groups of four rows) and then the product.
   QPackedActivations acts;
-  const int64_t quads = rows / 4, column_tiles = (out_size + 31) / 32;
+  const int64_t quads = rows / 4;
   for (int64_t item = 0; item < items; ++item) {
     qgemm_activations_reset(isa, K, out_size, acts);
     const QRowSource source = rows_of(item);
     parallel_for(quads, 4 * out_size, [&](int64_t b, int64_t e) { qgemm_pack_activation_rows(acts, 4 * b, 4 * e, source); });
-    parallel_for(column_tiles, 32 * Mg * K, [&](int64_t b, int64_t e) { multiply(item, acts, 32 * b, std::min(out_size, 32 * e)); });
+    share_product(Mg, out_size, K, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+      multiply(item, acts, m_begin, m_end, n_begin, n_end);
+    });
   }
   return y;
 }
