@@ -134,6 +134,24 @@ TEST(Observer, EntropyClipsAGaussianTail) {
   EXPECT_LT(r.min, -2.0f);
 }
 
+TEST(Observer, EntropyIgnoresExactZeros) {
+  // A ReLU output: half exact zeros, half exponential. The zeros are exact at any threshold, so
+  // the KL threshold must be the one of the positive values alone; counted in bin 0 they made
+  // every coarser merge look costly and pulled the threshold down.
+  std::mt19937 rng(10);
+  std::exponential_distribution<float> d(1.0f);
+  std::vector<float> positive(200000), relu;
+  for (auto& x : positive) x = d(rng);
+  relu = positive;
+  relu.resize(400000, 0.0f);
+  ActivationObserver alone, with_zeros;
+  alone.observe(positive.data(), static_cast<int64_t>(positive.size()));
+  with_zeros.observe(relu.data(), static_cast<int64_t>(relu.size()));
+  EXPECT_EQ(with_zeros.zeros(), 200000);
+  EXPECT_EQ(with_zeros.range(CalibMethod::Entropy).max, alone.range(CalibMethod::Entropy).max);
+  EXPECT_GT(alone.range(CalibMethod::Entropy).max, 0.5f * alone.max());
+}
+
 TEST(Observer, MethodNames) {
   EXPECT_EQ(parse_calib_method("entropy"), CalibMethod::Entropy);
   EXPECT_STREQ(calib_method_name(CalibMethod::Mse), "mse");

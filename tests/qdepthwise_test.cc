@@ -49,7 +49,7 @@ Problem random_problem(std::mt19937& rng, bool extreme, QOutput output, bool uni
   p.x_zp = static_cast<int32_t>(rng() % 256);
   p.out.bias = static_cast<int32_t>(rng() % (1u << 21)) - (1 << 20);
   p.out.output = output;
-  p.out.multiplier = dyadic_from_real(std::exp2(-2.0 - static_cast<double>(rng() % 20)));
+  p.out.multiplier = dyadic_from_real(std::exp2(3.0 - static_cast<double>(rng() % 25)));  // 8 down to 2^-21: both requant paths
   p.out.zero_point = output == QOutput::Int8 ? -5 : 131;
   p.out.qmin = output == QOutput::Int8 ? -128 : 0;
   p.out.qmax = output == QOutput::Int8 ? 127 : 255;

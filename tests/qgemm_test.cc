@@ -28,7 +28,9 @@ Problem random_problem(std::mt19937& rng, int64_t m, int64_t k, int64_t n, int32
   p.x.resize(static_cast<size_t>(k * n));
   for (auto& v : p.w) v = extreme ? (rng() % 2 ? int8_t{-128} : int8_t{127}) : static_cast<int8_t>(rng());
   for (auto& v : p.x) v = extreme ? (rng() % 2 ? uint8_t{0} : uint8_t{255}) : static_cast<uint8_t>(rng());
-  std::uniform_real_distribution<double> log2_scale(-24.0, -2.0);
+  // Multipliers from 2^-24 to 8: those of 1 and more take the requantization's general path
+  // (shift below 31), the rest its 32-bit one.
+  std::uniform_real_distribution<double> log2_scale(-24.0, 3.0);
   for (int64_t i = 0; i < m; ++i) {
     p.bias.push_back(static_cast<int32_t>(rng() % (1u << 21)) - (1 << 20));
     p.mult.push_back(dyadic_from_real(std::exp2(log2_scale(rng))));
@@ -219,6 +221,28 @@ TEST(Qgemm, LongReductionsWrapLikeTheReference) {
   for (auto& v : p.x) v = 255;
   const auto expected = run(QIsa::Reference, p, QOutput::Int32, {}, 0);
   for (QIsa isa : optimised_variants()) EXPECT_EQ(run(isa, p, QOutput::Int32, {}, 0), expected) << qisa_name(isa);
+}
+
+TEST(Qgemm, RequantizesAccumulatorsNextToTheInt32Limit) {
+  // 255 * 127 * 66311 = 2^31 - 1912: with the bias, row 0's accumulator is exactly 2^31 - 1.
+  // Rescaled by a multiplier just below 1 (shift 31) it stays next to 2^31, and adding the zero
+  // point must clamp to qmax as the reference's int64 sum does, not wrap; multipliers of 1 and
+  // more take the general path.
+  std::mt19937 rng(12);
+  Problem p = random_problem(rng, 3, 66311, 5, 0, true);
+  for (auto& v : p.w) v = 127;
+  for (auto& v : p.x) v = 255;
+  p.bias = {1912, 0, -3000};
+  const auto accs = run(QIsa::Reference, p, QOutput::Int32, {}, 0);
+  int32_t first;
+  std::memcpy(&first, accs.data(), 4);
+  ASSERT_EQ(first, INT32_MAX);
+  for (double real : {0.99999999, 0.5, 1.0, 3.0}) {
+    for (auto& mult : p.mult) mult = dyadic_from_real(real);
+    const QOutputStage stage{p.mult.data(), 200, 0, 255};
+    const auto requantized = run(QIsa::Reference, p, QOutput::UInt8, stage, 0);
+    for (QIsa isa : optimised_variants()) EXPECT_EQ(run(isa, p, QOutput::UInt8, stage, 0), requantized) << qisa_name(isa) << " " << real;
+  }
 }
 
 TEST(Qgemm, EverySupportedVariantRunsAndIsCounted) {

@@ -36,16 +36,18 @@ void ActivationObserver::observe(const float* values, int64_t count) {
   const bool parallel = count >= (int64_t{1} << 17);
   // First pass: extremes of the finite values (and the batch's max |x|).
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-  int64_t finite = 0;
-#pragma omp parallel for if (parallel) reduction(min : lo) reduction(max : hi) reduction(+ : finite)
+  int64_t finite = 0, zeros = 0;
+#pragma omp parallel for if (parallel) reduction(min : lo) reduction(max : hi) reduction(+ : finite, zeros)
   for (int64_t i = 0; i < count; ++i) {  // branch-free so that it vectorizes
     const float v = values[i];
     const bool ok = std::fabs(v) <= std::numeric_limits<float>::max();  // false for NaN and infinities
     lo = ok ? std::min(lo, v) : lo;
     hi = ok ? std::max(hi, v) : hi;
     finite += ok;
+    zeros += v == 0.0f;
   }
   non_finite_ += count - finite;
+  zeros_ += zeros;
   if (finite == 0) return;
   min_ = count_ == 0 ? lo : std::min(min_, lo);
   max_ = count_ == 0 ? hi : std::max(max_, hi);
@@ -139,30 +141,34 @@ double ActivationObserver::threshold_entropy() const {
   // each group's mass spread evenly over its non-empty bins; choose i minimizing KL(P || Q).
   const int levels = min_ < 0 ? 128 : 256;
   const double bin_width = range_ / kBins;
+  std::array<int64_t, kBins> bins = bins_;  // without the exact zeros
+  bins[0] -= zeros_;
   int last = kBins;  // ignore trailing empty bins: no candidate beyond the data
-  while (last > 1 && bins_[static_cast<size_t>(last - 1)] == 0) --last;
+  while (last > 1 && bins[static_cast<size_t>(last - 1)] == 0) --last;
   if (last <= levels) return last * bin_width;
   std::vector<double> p(kBins), q(kBins);
   double best_kl = std::numeric_limits<double>::infinity();
   int best_i = last;
   double tail = 0;
-  for (int b = levels; b < kBins; ++b) tail += static_cast<double>(bins_[static_cast<size_t>(b)]);
+  for (int b = levels; b < kBins; ++b) tail += static_cast<double>(bins[static_cast<size_t>(b)]);
   for (int i = levels; i <= last; ++i) {
     // tail = mass in bins [i, kBins)
-    if (i > levels) tail -= static_cast<double>(bins_[static_cast<size_t>(i - 1)]);
-    for (int b = 0; b < i; ++b) p[static_cast<size_t>(b)] = static_cast<double>(bins_[static_cast<size_t>(b)]);
+    if (i > levels) tail -= static_cast<double>(bins[static_cast<size_t>(i - 1)]);
+    for (int b = 0; b < i; ++b) p[static_cast<size_t>(b)] = static_cast<double>(bins[static_cast<size_t>(b)]);
     p[static_cast<size_t>(i - 1)] += tail;
-    // Q: merge the cut histogram (without the tail) into `levels` groups.
+    // Q: merge the cut histogram (without the tail) into `levels` groups, each group's mass
+    // spread over the bins where P is non-zero (P's last bin holds the tail even where the
+    // histogram's is empty; giving it no share of Q would rule out every threshold in a sparse
+    // tail and push the choice far too low).
     for (int g = 0; g < levels; ++g) {
       const int start = static_cast<int>(static_cast<int64_t>(g) * i / levels), end = static_cast<int>(static_cast<int64_t>(g + 1) * i / levels);
       double mass = 0;
       int nonzero = 0;
       for (int b = start; b < end; ++b) {
-        mass += static_cast<double>(bins_[static_cast<size_t>(b)]);
-        nonzero += bins_[static_cast<size_t>(b)] != 0;
+        mass += static_cast<double>(bins[static_cast<size_t>(b)]);
+        nonzero += p[static_cast<size_t>(b)] != 0;
       }
-      for (int b = start; b < end; ++b)
-        q[static_cast<size_t>(b)] = bins_[static_cast<size_t>(b)] != 0 ? mass / nonzero : 0.0;
+      for (int b = start; b < end; ++b) q[static_cast<size_t>(b)] = p[static_cast<size_t>(b)] != 0 ? mass / nonzero : 0.0;
     }
     double p_sum = 0, q_sum = 0;
     for (int b = 0; b < i; ++b) p_sum += p[static_cast<size_t>(b)], q_sum += q[static_cast<size_t>(b)];

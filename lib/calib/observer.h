@@ -11,7 +11,9 @@
 //   Mse         T minimizing the expected squared quantization error over the histogram
 //               (rounding noise step^2/12 inside, clipping error outside), 8-bit grid
 //   Entropy     TensorRT's KL-divergence threshold on the |x| histogram (128 levels if the tensor
-//               has negative values, 256 if not)
+//               has negative values, 256 if not), exact zeros left out (pytorch-quantization's
+//               skip_zeros): after a ReLU they are a spike in bin 0 that every merge into fewer
+//               levels smears, which made KL prefer thresholds a third of the range or less)
 //
 // Ranges always contain 0 so that real zero is exactly representable (zero padding, ReLU).
 #pragma once
@@ -44,6 +46,7 @@ class ActivationObserver {
 
   int64_t count() const { return count_; }
   int64_t non_finite() const { return non_finite_; }
+  int64_t zeros() const { return zeros_; }  // values exactly 0 (counted in bin 0 too)
   float min() const { return min_; }
   float max() const { return max_; }
   double histogram_range() const { return range_; }  // R
@@ -55,7 +58,7 @@ class ActivationObserver {
   double threshold_entropy() const;
   FloatRange clip(double threshold) const;
 
-  int64_t count_ = 0, non_finite_ = 0;
+  int64_t count_ = 0, non_finite_ = 0, zeros_ = 0;
   float min_ = 0, max_ = 0;
   double range_ = 0;  // R: the histogram covers |x| in [0, R]
   std::array<int64_t, kBins> bins_{};

@@ -239,7 +239,9 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     });
     return y;
   }
-  if (in_place_applies(g)) return in_place_conv(c, g, x, w, x_zero_point, stage, std::move(y));
+  // In place pads each group's channels to a multiple of four: for one or two channels (a
+  // grayscale stem) that multiplies the work by 4 or 2, more than building im2col rows costs.
+  if (in_place_applies(g) && Cg >= 3) return in_place_conv(c, g, x, w, x_zero_point, stage, std::move(y));
   const auto& packed = packed_weights(c, isa, w, group, Mg, K, false);
   // A pointwise conv's im2col is its input; anything else builds each row as it is packed, so
   // the im2col matrix never exists whole.
