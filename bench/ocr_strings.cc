@@ -83,9 +83,13 @@ int main(int argc, char** argv) {
     const float* q = int8_scores.data<float>() + t * classes;
     same_steps += std::max_element(f, f + classes) - f == std::max_element(q, q + classes) - q;
   }
+  std::printf("candidates (validation samples):\n");
+  for (const auto& c : r.report.candidates) std::printf("  %s\n", c.c_str());
+  std::string passes;
+  for (const auto& p : r.report.passes) passes += " " + p;
   std::printf("%d of %zu strings equal the float model's; eval output SQNR %.2f dB, %lld of %lld steps keep the best class; "
-              "validation output SQNR %.2f dB; %s\n",
+              "chosen: %s, bias correction %s, passes:%s (validation output SQNR %.2f dB)\n",
               equal, float_text.size(), 10 * std::log10(signal / noise), static_cast<long long>(same_steps), static_cast<long long>(steps),
-              r.report.output_sqnr_db, r.report.candidates.empty() ? "" : r.report.candidates.front().c_str());
+              calib_method_name(r.report.method), r.report.bias_correction.c_str(), passes.c_str(), r.report.output_sqnr_db);
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "lib/calib/calibrate.h"
 #include "lib/compress/opset_upgrade.h"
+#include "lib/compress/correct_biases.h"
 #include "lib/compress/validate.h"
 #include "lib/exec/executor.h"
 #include "lib/passes/passes.h"
@@ -92,6 +93,7 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
     IntegerEmitResult emitted;
     Validation validation;
     bool equalized = false;
+    bool empirically_corrected = false;
   };
   auto try_candidate_on = [&](const Model& model, const CalibrationStats& model_stats, CalibMethod method, bool bias_correction) {
     IntegerEmitOptions emit_options;
@@ -112,8 +114,9 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
                      : std::vector<CalibMethod>{CalibMethod::Percentile, CalibMethod::Mse, CalibMethod::MinMax};
   std::vector<std::string> tried;
   auto describe = [&](const Candidate& c) {
-    std::string text = fmt::format("{}{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
-                                   c.equalized ? " with cross-layer equalization" : "", c.validation.output_sqnr_db);
+    std::string text = fmt::format("{}{}{}{}: {:.2f} dB", calib_method_name(c.method), c.bias_correction ? "" : " without bias correction",
+                                   c.equalized ? " with cross-layer equalization" : "",
+                                   c.empirically_corrected ? " with empirical bias correction" : "", c.validation.output_sqnr_db);
     if (c.validation.decisions > 0) text += fmt::format(", {} of {} argmax kept", c.validation.decisions_kept, c.validation.decisions);
     tried.push_back(std::move(text));
   };
@@ -141,6 +144,22 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
       prepared = std::move(equalized);
       stats = std::move(equalized_stats);
       result.report.passes.push_back("equalize_cross_layer");
+    }
+  }
+  if (options.bias_correction != BiasCorrection::Off && options.format == QuantFormat::IntegerOnly) {
+    // Empirical correction of what remains: every source of mean shift, measured layer by
+    // layer on the leading calibration samples (the validation ones).
+    Candidate c = *best;
+    const int corrected = correct_biases_empirically(
+        prepared, c.emitted, leading_samples(options.calibration, kEmpiricalCorrectionSamples, kEmpiricalCorrectionBytes), options.threads);
+    if (corrected > 0) {
+      c.validation = validate(prepared, c.emitted, options);
+      c.empirically_corrected = true;
+      describe(c);
+      if (options.bias_correction == BiasCorrection::On || closer_to_float(c.validation, best->validation)) {
+        best = std::move(c);
+        result.report.passes.push_back("empirical_bias_correction");
+      }
     }
   }
   IntegerEmitResult& emitted = best->emitted;

@@ -24,8 +24,10 @@
 
 namespace dyad {
 
-// Bias correction (IntegerEmitOptions::bias_correction): Auto keeps it where the model's outputs
-// on the validation samples come out closer to float with it than without.
+// Bias correction: the analytic one of weight rounding (IntegerEmitOptions::bias_correction),
+// then the empirical one of every remaining mean shift (correct_biases.h). Auto keeps each where
+// the model's outputs on the validation samples come out closer to float with it than without;
+// On applies both; Off neither.
 enum class BiasCorrection { Auto, On, Off };
 
 // Cross-layer equalization (lib/passes: equalize_cross_layer): Auto tries it as one more

@@ -204,6 +204,15 @@ const Executor& Executor::subgraph(const Graph* g) const {
 }
 
 std::vector<Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const ValueObserver& observer) const {
+  if (!observer) return run_with(inputs, {});
+  return run_with(inputs, [&observer](const std::string& name, Tensor& value) { observer(name, value); });
+}
+
+std::vector<Tensor> Executor::run_rewriting(const std::map<std::string, Tensor>& inputs, const ValueRewriter& rewriter) const {
+  return run_with(inputs, rewriter);
+}
+
+std::vector<Tensor> Executor::run_with(const std::map<std::string, Tensor>& inputs, const ValueRewriter& rewriter) const {
   set_thread_count(options_.threads);
   std::vector<Tensor> slots(slot_names_.size());
   for (const auto& [slot, t] : constants_) slots[static_cast<size_t>(slot)] = t;
@@ -226,7 +235,7 @@ std::vector<Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, c
   for (const auto& [name, t] : inputs)
     if (std::none_of(graph_.inputs.begin(), graph_.inputs.end(), [&](const ValueInfo& v) { return v.name == name; }))
       fail("the model has no input named '{}'", name);
-  return execute(slots, observer, nullptr);
+  return execute(slots, rewriter, nullptr);
 }
 
 std::vector<Tensor> Executor::run_subgraph(const std::function<const Tensor*(const std::string&)>& scope) const {
@@ -235,7 +244,7 @@ std::vector<Tensor> Executor::run_subgraph(const std::function<const Tensor*(con
   return execute(slots, {}, &scope);
 }
 
-std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObserver& observer,
+std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueRewriter& rewriter,
                                       const std::function<const Tensor*(const std::string&)>* scope) const {
   if (scope) {
     for (int slot : captured_slots_) {
@@ -286,7 +295,12 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueObs
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       if (step.outputs[o] < 0) continue;
       if (!ctx.outputs[o].defined() && o == 0) fail("{}: produced no output", step.node->label());
-      if (observer && ctx.outputs[o].defined()) observer(slot_names_[static_cast<size_t>(step.outputs[o])], ctx.outputs[o]);
+      if (rewriter && ctx.outputs[o].defined()) {
+        const Shape shape = ctx.outputs[o].shape();
+        const DType dtype = ctx.outputs[o].dtype();
+        rewriter(slot_names_[static_cast<size_t>(step.outputs[o])], ctx.outputs[o]);
+        DYAD_CHECK(ctx.outputs[o].shape() == shape && ctx.outputs[o].dtype() == dtype);
+      }
       slots[static_cast<size_t>(step.outputs[o])] = std::move(ctx.outputs[o]);
     }
     for (int s : step.release) slots[static_cast<size_t>(s)] = Tensor();

@@ -46,6 +46,10 @@ struct OpProfile {
 
 // Called with every value a node produces (calibration observers hook in here).
 using ValueObserver = std::function<void(const std::string& name, const Tensor& value)>;
+// Called with every value a node produces, before any node reads it, and allowed to change its
+// elements in place (not its type or shape): how empirical bias correction shifts a layer's
+// accumulators before the layers after it see them.
+using ValueRewriter = std::function<void(const std::string& name, Tensor& value)>;
 
 class Executor {
  public:
@@ -57,6 +61,8 @@ class Executor {
   // Inputs by name; every graph input must be given, with matching type and rank. Returns the
   // graph outputs in declaration order.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& inputs, const ValueObserver& observer = {}) const;
+  // Same, with a rewriter instead of an observer.
+  std::vector<Tensor> run_rewriting(const std::map<std::string, Tensor>& inputs, const ValueRewriter& rewriter) const;
   // Same, for a subgraph: names not defined inside are resolved through `scope`.
   std::vector<Tensor> run_subgraph(const std::function<const Tensor*(const std::string&)>& scope) const;
 
@@ -79,7 +85,8 @@ class Executor {
   };
   void fuse_activations();
   void compile();
-  std::vector<Tensor> execute(std::vector<Tensor>& slots, const ValueObserver& observer,
+  std::vector<Tensor> run_with(const std::map<std::string, Tensor>& inputs, const ValueRewriter& rewriter) const;
+  std::vector<Tensor> execute(std::vector<Tensor>& slots, const ValueRewriter& rewriter,
                               const std::function<const Tensor*(const std::string&)>* scope) const;
   int slot_of(const std::string& name);
 

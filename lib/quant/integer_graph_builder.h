@@ -89,7 +89,8 @@ class IntegerGraphBuilder {
   std::string rescaled(const QValue& x, const ActivationQuant& target, const std::string& base);
 
   // --- layers with constant weights (integer_onnx.cc)
-  void record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq);
+  void record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq, const std::string& acc,
+                    const std::string& preactivation);
   std::string add_bias(const Node& n, const std::string& acc, const Tensor& bias, const QValue& input, const WeightQuant& wq,
                        const Shape& shape);
   void finish_layer(const Node& n, const std::string& output, const std::string& acc, const QValue& input,
@@ -141,6 +142,7 @@ class IntegerGraphBuilder {
   std::map<std::string, std::vector<ActivationQuant>> per_channel_;  // values quantized per channel (axis 1)
   std::map<std::string, Deferred> deferred_;  // float name -> how to compute it from its root
   std::map<std::string, std::string> root_index_;  // root float name -> its int32 table index
+  std::map<std::string, std::string> bias_of_accumulator_;  // accumulator after a bias Add -> the bias initializer
   std::set<std::string> available_;           // names that exist unchanged in the output graph
   std::set<std::string> used_;
   std::set<std::string> functions_;           // ai.dyad functions called

@@ -192,8 +192,14 @@ std::string IntegerGraphBuilder::centered_int32(const QValue& x, const std::stri
   return centered;
 }
 
-void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq) {
+void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result, const QValue& input, const WeightQuant& wq,
+                                       const std::string& acc, const std::string& preactivation) {
   QuantizedLayer layer;
+  layer.accumulator = acc;
+  if (auto it = bias_of_accumulator_.find(acc); it != bias_of_accumulator_.end()) layer.bias_initializer = it->second;
+  layer.preactivation = preactivation;
+  for (float s_w : wq.scales) layer.accumulator_scales.push_back(static_cast<double>(input.q.scale) * s_w);
+  layer.channels_last = n.op_type != "Conv";
   layer.node = n.name.empty() ? n.outputs[0] : n.name;
   layer.op = n.op_type;
   layer.output = result;
@@ -261,7 +267,9 @@ std::string IntegerGraphBuilder::add_bias(const Node& n, const std::string& acc,
     q[static_cast<size_t>(c)] = static_cast<int32_t>(std::clamp(v, -2147483648.0, 2147483647.0));
   }
   const std::string with_bias = fresh(n.outputs[0] + "_acc_bias");
-  emit(make_node("Add", {acc, add_const(n.outputs[0] + "_bias_quantized", Tensor::from_vector<int32_t>(q, shape))}, {with_bias}));
+  const std::string bias_name = add_const(n.outputs[0] + "_bias_quantized", Tensor::from_vector<int32_t>(q, shape));
+  emit(make_node("Add", {acc, bias_name}, {with_bias}));
+  bias_of_accumulator_[with_bias] = bias_name;
   return with_bias;
 }
 
@@ -303,7 +311,7 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
     std::vector<double> in_times_weight;
     for (float s_w : wq.scales) in_times_weight.push_back(static_cast<double>(input.q.scale) * s_w);
     requantize_per_channel(acc, in_times_weight, shape, result, channels->second, levels);
-    record_layer(n, result, input, wq);
+    record_layer(n, result, input, wq, acc, output);
     return;
   }
   if (levels > 256) {
@@ -311,14 +319,14 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
     std::vector<double> real;
     for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / q.scale);
     quant_[result] = {dyadic_requant(acc, real, shape, result, {q.zero_point}, 0, q.qmax, true), q};
-    record_layer(n, result, input, wq);
+    record_layer(n, result, input, wq, acc, output);
     return;
   }
   const double s_y = quant_for(result).scale;
   std::vector<double> real;
   for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / s_y);
   requantize(acc, real, shape, result, lo, hi);
-  record_layer(n, result, input, wq);
+  record_layer(n, result, input, wq, acc, output);
 }
 
 bool IntegerGraphBuilder::emit_conv(const Node& n) {

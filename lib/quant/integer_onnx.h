@@ -82,6 +82,13 @@ struct QuantizedLayer {
   double weight_sqnr_db = 0;                         // the int8 weights against the float ones
   float input_scale = 1, output_scale = 1;
   int32_t input_zero_point = 0, output_zero_point = 0;
+  // Where the layer's int32 accumulators (bias included) can be seen and changed: their tensor
+  // in the integer graph, the int32 bias initializer added to make them (empty if none), the
+  // float value they stand for (the pre-activation output), and per output channel the scale
+  // s_x * s_w of one accumulator unit. Channels are axis 1 (Conv) or the last axis (matmuls).
+  std::string accumulator, bias_initializer, preactivation;
+  std::vector<double> accumulator_scales;
+  bool channels_last = false;
 };
 
 struct IntegerEmitResult {

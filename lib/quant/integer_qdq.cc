@@ -94,7 +94,7 @@ bool IntegerGraphBuilder::emit_qdq(const Node& n) {
   const std::string name = fresh(result + "_q");
   emit_qdq_node("QuantizeLinear", value, name, result, q);
   quant_[result] = {name, q};
-  if (w) record_layer(n, result, input, wq);
+  if (w) record_layer(n, result, input, wq, "", n.outputs[0]);  // QDQ: no integer accumulator
   return true;
 }
 
