@@ -16,6 +16,16 @@ struct ChannelSums {
   int64_t per_channel = 0;  // values summed into each channel
 };
 
+// The layout as (outer, channels, inner) runs: channels last has inner = 1.
+struct ChannelLayout {
+  int64_t outer = 0, inner = 0;
+};
+ChannelLayout layout_of(const Shape& shape, bool channels_last, int64_t channels) {
+  const int64_t n = shape_numel(shape);
+  if (channels_last) return {n / channels, 1};
+  return {shape[0], n / (shape[0] * channels)};
+}
+
 template <typename T>
 ChannelSums channel_sums(const T* data, const Shape& shape, bool channels_last, int64_t channels) {
   ChannelSums s;
@@ -23,12 +33,14 @@ ChannelSums channel_sums(const T* data, const Shape& shape, bool channels_last, 
   const int64_t n = shape_numel(shape);
   if (channels <= 0 || n % channels) return s;
   s.per_channel = n / channels;
-  if (channels_last) {
-    for (int64_t i = 0; i < n; ++i) s.sum[static_cast<size_t>(i % channels)] += static_cast<double>(data[i]);
-    return s;
-  }
-  const int64_t inner = shape.size() > 2 ? n / (shape[0] * shape[1]) : 1;
-  for (int64_t i = 0; i < n; ++i) s.sum[static_cast<size_t>((i / inner) % channels)] += static_cast<double>(data[i]);
+  const ChannelLayout l = layout_of(shape, channels_last, channels);
+  for (int64_t o = 0; o < l.outer; ++o)
+    for (int64_t c = 0; c < channels; ++c) {
+      const T* run = data + (o * channels + c) * l.inner;
+      double sum = 0;  // exact for int32 runs below 2^21 values; float runs sum in double
+      for (int64_t i = 0; i < l.inner; ++i) sum += static_cast<double>(run[i]);
+      s.sum[static_cast<size_t>(c)] += sum;
+    }
   return s;
 }
 
@@ -132,11 +144,13 @@ int correct_biases_empirically(const Model& prepared, IntegerEmitResult& emitted
     // layers after this one see what the corrected graph computes.
     t.make_unique_storage();
     int32_t* data = t.data<int32_t>();
-    const int64_t n = t.numel(), inner = l.channels_last ? 1 : n / (t.dim(0) * channels);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = l.channels_last ? i % channels : (i / inner) % channels;
-      data[i] = static_cast<int32_t>(static_cast<uint32_t>(data[i]) + static_cast<uint32_t>(shift[static_cast<size_t>(c)]));
-    }
+    const ChannelLayout layout = layout_of(t.shape(), l.channels_last, channels);
+    for (int64_t o = 0; o < layout.outer; ++o)
+      for (int64_t c = 0; c < channels; ++c) {
+        uint32_t* run = reinterpret_cast<uint32_t*>(data + (o * channels + c) * layout.inner);
+        const uint32_t add = static_cast<uint32_t>(shift[static_cast<size_t>(c)]);
+        for (int64_t i = 0; i < layout.inner; ++i) run[i] += add;
+      }
     shifts[l.bias_initializer] = std::move(shift);
   });
 
