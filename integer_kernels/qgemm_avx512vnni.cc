@@ -1,9 +1,9 @@
 // qu8_qs8_gemm_8x32c4__avx512vnni: 8 weight rows x 32 activation columns per register tile,
 // four k per vpdpbusd (u8 activations x s8 weights, exact int32 sums, wrapping like the
 // reference). Columns go in blocks sized for L2, each block's activations copied tile by tile
-// into consecutive memory when enough weight rows reuse them. Epilogue: per row, acc += bias - z * rowsum, then the dyadic rescale in int64
-// lanes (even and odd 32-bit lanes multiplied separately with vpmuldq), zero point, clamp, and a
-// truncating narrow to bytes, which is exact because the values are already in range.
+// into consecutive memory when enough weight rows reuse them. Epilogue: per row,
+// acc += bias - z * rowsum, then requantize16 (requantize_avx512.h) and a truncating narrow to
+// bytes, which is exact because the values are already in range.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -115,6 +115,8 @@ void pack_tile(const uint8_t* const* quads, int64_t k4, int64_t col0, int64_t co
     }
   }
 }
+
+// [packed][valid rows]
 constexpr TileFn kTiles[2][kVnniRows + 1] = {
     {nullptr, tile<1, false>, tile<2, false>, tile<3, false>, tile<4, false>, tile<5, false>, tile<6, false>, tile<7, false>, tile<8, false>},
     {nullptr, tile<1, true>, tile<2, true>, tile<3, true>, tile<4, true>, tile<5, true>, tile<6, true>, tile<7, true>, tile<8, true>}};
