@@ -215,19 +215,23 @@ TEST(Cli, ImageFolderCalibrationKeepFloatAndTheirErrors) {
   EXPECT_FALSE(fs::exists(dir / "out.onnx"));
 }
 
+// Compresses mobilenet_v3_small with `flags` into dir / name (which must succeed) and returns
+// the written file's path.
+fs::path compress_mobilenet_v3(const fs::path& dir, const std::string& flags, const std::string& name) {
+  const auto r = run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() + flags + " -o " +
+                                      (dir / name).string()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return dir / name;
+}
+
 TEST(Cli, PerChannelActivationsSwitch) {
   // mobilenet_v3_small's depthwise outputs reach the projection only through hard-swish: with
   // per-channel activations (the default) they get per-channel tables, indexed with channel
   // offsets; switched off, none.
   test::TempDir dir;
-  auto emit = [&](const std::string& flag, const std::string& name) {
-    const auto r = run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() + flag + " -o " +
-                                        (dir / name).string()));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return test::read_file(dir / name);
-  };
-  EXPECT_NE(emit("", "on.onnx").find("_channel_offsets"), std::string::npos);
-  EXPECT_EQ(emit(" --per-channel-activations off", "off.onnx").find("_channel_offsets"), std::string::npos);
+  EXPECT_NE(test::read_file(compress_mobilenet_v3(dir.path(), "", "on.onnx")).find("_channel_offsets"), std::string::npos);
+  EXPECT_EQ(test::read_file(compress_mobilenet_v3(dir.path(), " --per-channel-activations off", "off.onnx")).find("_channel_offsets"),
+            std::string::npos);
   expect_clean_failure(run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() +
                                             " --per-channel-activations maybe -o " + (dir / "x.onnx").string())),
                        2, "per-channel-activations");
@@ -237,12 +241,7 @@ TEST(Cli, TableIndexBitsSwitch) {
   // By default the hard-swish tables are indexed by uint8 values; with --table-index-bits 12 by
   // DyadicRequantIndex outputs, and the per-channel tables hold 4096 entries per channel.
   test::TempDir dir;
-  auto emit = [&](const std::string& flag, const std::string& name) {
-    const auto r = run_command(compress(model_path("mobilenet_v3_small") + " --budget bits=8 --calib " + images() + flag + " -o " +
-                                        (dir / name).string()));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return load_onnx(dir / name);
-  };
+  auto emit = [&](const std::string& flags, const std::string& name) { return load_onnx(compress_mobilenet_v3(dir.path(), flags, name)); };
   auto largest_table = [](const Model& m, int& index_calls) {
     index_calls = 0;
     for (const Node& n : m.graph.nodes) index_calls += n.op_type == "DyadicRequantIndex";

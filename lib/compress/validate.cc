@@ -76,14 +76,19 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
       const QuantizedTensor& qt = *q->second;
       const int64_t channels = static_cast<int64_t>(qt.channel_scales.size());
       const int64_t inner = channels && t.rank() > 1 ? t.numel() / (t.dim(0) * channels) : 1;
-      for (int64_t i = 0; i < ref.numel() && i < t.numel(); ++i) {
-        const double x = ref.data<float>()[i];
-        const size_t c = channels ? static_cast<size_t>((i / inner) % channels) : 0;
-        const double scale = channels ? qt.channel_scales[c] : qt.scale, zero_point = channels ? qt.channel_zero_points[c] : qt.zero_point;
-        const double x_hat = scale * (t.get_as_double(i) - zero_point);
-        signal[layer] += x * x;
-        noise[layer] += (x - x_hat) * (x - x_hat);
-      }
+      // uint8, or the int32 index of a wide table (IntegerEmitOptions::table_index_bits).
+      auto accumulate = [&](const auto* values) {
+        for (int64_t i = 0; i < ref.numel() && i < t.numel(); ++i) {
+          const double x = ref.data<float>()[i];
+          const size_t c = channels ? static_cast<size_t>((i / inner) % channels) : 0;
+          const double scale = channels ? qt.channel_scales[c] : qt.scale, zero_point = channels ? qt.channel_zero_points[c] : qt.zero_point;
+          const double x_hat = scale * (static_cast<double>(values[i]) - zero_point);
+          signal[layer] += x * x;
+          noise[layer] += (x - x_hat) * (x - x_hat);
+        }
+      };
+      if (t.dtype() == DType::Int32) accumulate(t.data<int32_t>());
+      else accumulate(t.data<uint8_t>());
     });
     for (size_t o = 0; o < float_out.size() && o < int_out.size(); ++o) {
       if (float_out[o].dtype() != DType::Float32 || int_out[o].dtype() != DType::Float32) continue;

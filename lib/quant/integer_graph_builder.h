@@ -54,7 +54,8 @@ class IntegerGraphBuilder {
   bool is_scalar_constant(const std::string& name) const;
   bool is_activation(const std::string& name) const;
   void use_original_initializer(const std::string& name);
-  ActivationQuant quant_for(const std::string& float_name) const;
+  // Its calibrated quantization: uint8, or `levels` steps for a wide table index.
+  ActivationQuant quant_for(const std::string& float_name, int32_t levels = 256) const;
   QValue quantized(const std::string& float_name);
   QValue quantized_constant(const std::string& name);
   void ensure_float(const std::string& float_name);

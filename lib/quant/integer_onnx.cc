@@ -56,10 +56,10 @@ void IntegerGraphBuilder::use_original_initializer(const std::string& name) {
   if (const Tensor* t = constant(name)) out_.graph.initializers[name] = *t;
 }
 
-ActivationQuant IntegerGraphBuilder::quant_for(const std::string& float_name) const {
+ActivationQuant IntegerGraphBuilder::quant_for(const std::string& float_name, int32_t levels) const {
   auto it = stats_.tensors.find(float_name);
   if (it == stats_.tensors.end()) fail("no calibration statistics for tensor '{}'", float_name);
-  return uint8_quant(it->second.range(options_.method, options_.percentile));
+  return uint8_quant(it->second.range(options_.method, options_.percentile), levels);
 }
 
 IntegerGraphBuilder::QValue IntegerGraphBuilder::quantized(const std::string& float_name) {
@@ -153,7 +153,7 @@ std::string IntegerGraphBuilder::fold_activation(const std::string& value, float
 }
 
 std::pair<int32_t, int32_t> IntegerGraphBuilder::clamp_bounds(const ActivationQuant& q, float lo, float hi) const {
-  return {std::isfinite(lo) ? std::max(0, q.quantize(lo)) : 0, std::isfinite(hi) ? std::min(255, q.quantize(hi)) : 255};
+  return {std::isfinite(lo) ? std::max(0, q.quantize(lo)) : 0, std::isfinite(hi) ? std::min(q.qmax, q.quantize(hi)) : q.qmax};
 }
 
 std::string IntegerGraphBuilder::dyadic_requant(const std::string& acc, const std::vector<double>& real, Shape constant_shape,
@@ -314,18 +314,11 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
     record_layer(n, result, input, wq, acc, output);
     return;
   }
-  if (levels > 256) {
-    const ActivationQuant q = uint8_quant(stats_.tensors.at(result).range(options_.method, options_.percentile), levels);
-    std::vector<double> real;
-    for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / q.scale);
-    quant_[result] = {dyadic_requant(acc, real, shape, result, {q.zero_point}, 0, q.qmax, true), q};
-    record_layer(n, result, input, wq, acc, output);
-    return;
-  }
-  const double s_y = quant_for(result).scale;
+  const ActivationQuant q = quant_for(result, levels);
   std::vector<double> real;
-  for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / s_y);
-  requantize(acc, real, shape, result, lo, hi);
+  for (float s_w : wq.scales) real.push_back(static_cast<double>(input.q.scale) * s_w / q.scale);
+  const auto [qmin, qmax] = clamp_bounds(q, lo, hi);
+  quant_[result] = {dyadic_requant(acc, real, shape, result, {q.zero_point}, qmin, qmax, levels > 256), q};
   record_layer(n, result, input, wq, acc, output);
 }
 
