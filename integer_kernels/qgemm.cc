@@ -48,9 +48,34 @@ int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end
 
 }  // namespace
 
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
-  for (int64_t c = interleave_sixteens(rows, 0, n, dst); c < n; ++c)
+namespace qgemm_detail {
+
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  for (int64_t c = 0; c < n; ++c)
     for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
+}
+
+void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                  uint8_t pad, uint8_t* dst) {
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t i = first + t * step;
+    for (int j = 0; j < 4; ++j) dst[4 * t + j] = i >= 0 && i < width ? rows[j][i] : pad;
+  }
+}
+
+}  // namespace qgemm_detail
+
+void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                   uint8_t pad, uint8_t* dst) {
+  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad_strided__avx512(rows, width, first, step, count, pad, dst);
+  qgemm_detail::interleave_quad_strided__ref(rows, width, first, step, count, pad, dst);
+}
+
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst);
+  const int64_t c = interleave_sixteens(rows, 0, n, dst);
+  const uint8_t* const tail[4] = {rows[0] + c, rows[1] + c, rows[2] + c, rows[3] + c};
+  qgemm_detail::interleave_quad__ref(tail, n - c, dst + 4 * c);
 }
 
 void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {

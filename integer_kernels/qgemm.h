@@ -60,6 +60,11 @@ using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
 // dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout.
 void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// dst[4t + j] = rows[j][first + t * step], or `pad` where that index is outside [0, width), for
+// t < count: one output row of a convolution's padded input in the quad layout, read straight
+// from the input rows (a stride's column phase: first = phase - left pad, step = stride).
+void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                   uint8_t pad, uint8_t* dst);
 // The same in whole steps of 16 columns: reads the rows up to, and writes dst up to, n rounded
 // up to 16 columns (the caller's buffers must allow it); no scalar tail for short rows.
 void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
@@ -76,6 +81,17 @@ struct QOutputStage {
   int32_t zero_point = 0, qmin = 0, qmax = 255;
   const int32_t* zero_points = nullptr;  // one per row instead of zero_point (per-channel outputs)
   int32_t zero_point_of(int64_t row) const { return zero_points ? zero_points[row] : zero_point; }
+  // Wide columns (a convolution computed in place, whose product has junk columns at the end of
+  // each output row): column j belongs to output row j / column_pitch, and only the first
+  // kept_columns of each such row are written, at (j / column_pitch) * kept_columns +
+  // j % column_pitch. 0: column j is written at j.
+  int64_t column_pitch = 0, kept_columns = 0;
+  // Where column j lands, or -1 for a dropped one.
+  int64_t column_of(int64_t j) const {
+    if (column_pitch == 0) return j;
+    const int64_t r = j / column_pitch, c = j % column_pitch;
+    return c < kept_columns ? r * kept_columns + c : -1;
+  }
 };
 
 // Computes columns [n_begin, n_end) of Y (row stride ldy elements). Single-threaded: callers

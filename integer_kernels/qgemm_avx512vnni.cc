@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -27,23 +28,60 @@ inline __mmask16 lane_mask(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : count <= 0 ? 0 : static_cast<__mmask16>((1u << count) - 1);
 }
 
+// Where sixteen consecutive columns of the product land in a row of y: runs of lanes, each
+// stored under its own mask at its own place. One run, unless the output drops wide columns
+// (QOutputStage::column_pitch), where a run ends at each output row's last kept column.
+struct LaneRuns {
+  int count = 0;
+  __mmask16 mask[17];  // at most one run per output row the sixteen lanes touch
+  int64_t shift[17];   // lane i of run r lands at column shift[r] + i (shift may be negative)
+};
+
+inline LaneRuns lane_runs(const QOutputStage& stage, int64_t col, int64_t lanes) {
+  LaneRuns runs;
+  if (stage.column_pitch == 0) {
+    runs.count = lanes > 0 ? 1 : 0;
+    runs.mask[0] = lane_mask(lanes);
+    runs.shift[0] = col;
+    return runs;
+  }
+  const int64_t pitch = stage.column_pitch, kept = stage.kept_columns;
+  int64_t r = col / pitch, c = col % pitch;  // output row and column of the lane below
+  for (int64_t lane = 0; lane < lanes; ++r, c = 0) {
+    const int64_t in_row = std::min(lanes - lane, pitch - c);  // lanes left in this output row
+    if (c < kept) {
+      const int64_t keep = std::min(in_row, kept - c);
+      runs.mask[runs.count] = static_cast<__mmask16>(lane_mask(lane + keep) & ~lane_mask(lane));
+      runs.shift[runs.count] = r * kept + c - lane;
+      ++runs.count;
+    }
+    lane += in_row;
+  }
+  return runs;
+}
+
+// base + index elements, in integer arithmetic: with a negative shift the address of lane 0 can
+// lie before y (its lane is masked off), which pointer arithmetic may not express.
+inline void* element_at(void* base, int64_t index, int64_t bytes) {
+  return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(index * bytes));
+}
+
 struct Epilogue {
   const OutputStage& out;
 
-  // Finishes sixteen columns [col, col + 16) (masked) of row `row`.
-  void store(__m512i acc, int64_t row, int64_t col, __mmask16 mask) const {
+  // Finishes sixteen columns of row `row`, stored as `runs` says.
+  void store(__m512i acc, int64_t row, const LaneRuns& runs) const {
     acc = _mm512_add_epi32(acc, _mm512_set1_epi32(static_cast<int32_t>(out.offset(row))));
     const QOutput output = out.output;
-    void* y = out.y;
-    const int64_t ldy = out.ldy;
+    const int64_t row_start = row * out.ldy;
     const QOutputStage& stage = out.stage;
     if (output == QOutput::Int32) {
-      _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + row * ldy + col, mask, acc);
+      for (int r = 0; r < runs.count; ++r) _mm512_mask_storeu_epi32(element_at(out.y, row_start + runs.shift[r], 4), runs.mask[r], acc);
       return;
     }
+    // uint8 and int8 store the same low bytes: the values are already in range.
     const __m512i q = requantize16(acc, stage.multipliers[row], stage.zero_point_of(row), stage.qmin, stage.qmax);
-    if (output == QOutput::UInt8) _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + row * ldy + col, mask, q);
-    else _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(y) + row * ldy + col, mask, q);
+    for (int r = 0; r < runs.count; ++r) _mm512_mask_cvtepi32_storeu_epi8(element_at(out.y, row_start + runs.shift[r], 1), runs.mask[r], q);
   }
 };
 
@@ -59,8 +97,8 @@ struct Epilogue {
   }
 #define DYAD_QROW_STORE(r)                                 \
   if (r < kValidRows) {                                    \
-    e.store(c##r##0, row0 + r, col0, m0);                  \
-    if (m1) e.store(c##r##1, row0 + r, col0 + 16, m1);     \
+    e.store(c##r##0, row0 + r, runs0);                     \
+    if (m1) e.store(c##r##1, row0 + r, runs1);             \
   }
 
 // The activations of one 32-column tile, quad kk at `packed + 128 kk`: copied there from the
@@ -91,6 +129,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
       DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
     }
   }
+  const LaneRuns runs0 = lane_runs(e.out.stage, col0, std::min<int64_t>(cols, 16)), runs1 = lane_runs(e.out.stage, col0 + 16, cols - 16);
   DYAD_QROW_STORE(0) DYAD_QROW_STORE(1) DYAD_QROW_STORE(2) DYAD_QROW_STORE(3)
   DYAD_QROW_STORE(4) DYAD_QROW_STORE(5) DYAD_QROW_STORE(6) DYAD_QROW_STORE(7)
 }

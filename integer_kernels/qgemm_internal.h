@@ -27,6 +27,8 @@ struct OutputStage {
   // Writes one finished accumulator (offset included) as the output type: the int32 itself, or
   // dyadic_requantize to uint8 / int8.
   void write(int64_t row, int64_t col, int32_t acc) const {
+    col = stage.column_of(col);
+    if (col < 0) return;
     if (output == QOutput::Int32) {
       static_cast<int32_t*>(y)[row * ldy + col] = acc;
       return;
@@ -38,6 +40,15 @@ struct OutputStage {
 };
 
 bool avx512vnni_cpu();
+
+// qgemm_interleave_quad's variants: the scalar reference and AVX-512 (exact reads and writes).
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// qgemm_interleave_quad_strided's variants.
+void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                  uint8_t pad, uint8_t* dst);
+void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                     uint8_t pad, uint8_t* dst);
 bool avx2_cpu();
 
 // Every variant computes rows [m_begin, m_end) and columns [n_begin, n_end).

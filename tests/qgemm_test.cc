@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "integer_kernels/qgemm.h"
+#include "integer_kernels/qgemm_internal.h"
 
 namespace dyad {
 namespace {
@@ -153,6 +155,60 @@ TEST(Qgemm, RowRangesComputeTheirRowsOnly) {
               << qisa_name(isa) << " m " << m << " k " << k << " n " << n << " rows [" << first << ", " << last << ") at " << r << "," << c;
         }
     }
+  }
+}
+
+TEST(Qgemm, WideColumnsKeepTheFirstColumnsOfEachOutputRow) {
+  // column_pitch / kept_columns (an in-place convolution's junk columns dropped as the GEMM
+  // writes): every variant writes exactly the reference's unmapped product with each output
+  // row's last pitch - kept columns removed, and nothing past the kept outputs. Pitches 1-40
+  // cover runs that cross zero, one and several output rows inside sixteen lanes.
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t pitch = 1 + static_cast<int64_t>(rng() % 40), kept = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(pitch));
+    const int64_t out_rows = 1 + static_cast<int64_t>(rng() % 6), n = pitch * out_rows, m = 1 + static_cast<int64_t>(rng() % 20);
+    const Problem p = random_problem(rng, m, 1 + static_cast<int64_t>(rng() % 70), n, static_cast<int32_t>(rng() % 256), trial % 9 == 0);
+    const QOutput out = trial % 2 ? QOutput::UInt8 : QOutput::Int32;
+    const size_t elem = out == QOutput::Int32 ? 4 : 1;
+    QOutputStage stage{p.mult.data(), 5, 0, 255};
+    const std::vector<uint8_t> wide = run(QIsa::Reference, p, out, stage, 0);
+    const int64_t ldy = kept * out_rows + 3;  // a gap after each row of y, which must stay untouched
+    std::vector<uint8_t> expected(static_cast<size_t>(m * ldy) * elem, 0xA5);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j)
+        if (j % pitch < kept)
+          std::memcpy(expected.data() + (r * ldy + (j / pitch) * kept + j % pitch) * elem, wide.data() + (r * n + j) * elem, elem);
+    stage.column_pitch = pitch;
+    stage.kept_columns = kept;
+    for (int i = 0; i < kQIsaCount; ++i) {
+      const QIsa isa = static_cast<QIsa>(i);
+      if (!qisa_supported(isa)) continue;
+      const QPackedWeights w = qgemm_pack_weights(isa, p.w.data(), p.m, p.k, p.k);
+      const QPackedActivations x = qgemm_pack_activations(isa, p.x.data(), p.k, p.n, p.n);
+      std::vector<uint8_t> y(expected.size(), 0xA5);
+      // Two column ranges, as threads split a product, meeting at a random column.
+      const int64_t split = static_cast<int64_t>(rng() % static_cast<uint32_t>(n + 1));
+      qgemm(w, x, p.x_zp, p.bias.data(), 0, split, out, stage, y.data(), ldy);
+      qgemm(w, x, p.x_zp, p.bias.data(), split, n, out, stage, y.data(), ldy);
+      ASSERT_EQ(y, expected) << qisa_name(isa) << " pitch " << pitch << " kept " << kept << " n " << n << " m " << m << " split " << split;
+    }
+  }
+}
+
+TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int64_t n = 0; n <= 100; ++n) {
+    std::vector<uint8_t> rows(static_cast<size_t>(4 * n + 1));
+    for (auto& v : rows) v = static_cast<uint8_t>(rng());
+    const uint8_t* r[4] = {rows.data(), rows.data() + n, rows.data() + 2 * n, rows.data() + 3 * n};
+    // Each output in its own exact-size heap block, so AddressSanitizer sees any overrun.
+    auto reference = std::make_unique<uint8_t[]>(static_cast<size_t>(4 * n + 1)), simd = std::make_unique<uint8_t[]>(static_cast<size_t>(4 * n + 1));
+    reference[static_cast<size_t>(4 * n)] = simd[static_cast<size_t>(4 * n)] = 0x5A;
+    qgemm_detail::interleave_quad__ref(r, n, reference.get());
+    qgemm_detail::interleave_quad__avx512(r, n, simd.get());
+    ASSERT_TRUE(std::equal(reference.get(), reference.get() + 4 * n + 1, simd.get())) << "n=" << n;
+    ASSERT_EQ(simd[static_cast<size_t>(4 * n)], 0x5A) << "wrote past 4n at n=" << n;
   }
 }
 

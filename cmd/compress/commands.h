@@ -18,6 +18,7 @@ struct RunOptions {
   std::vector<std::string> inputs;  // NAME=FILE, or FILE alone for a single-input model
   std::string output_dir;
   int threads = 0;
+  int repeat = 1;  // > 1: run this many times and print the latency (median, min)
 };
 void run_run(const RunOptions& options);
 

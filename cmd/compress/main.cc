@@ -20,6 +20,8 @@ Examples:
       run the float model on one input (.npy or ONNX TensorProto .pb); writes out/<output>.npy
   compress run model.onnx --input x=x.npy --input mask=mask.pb --output-dir out/
       name each input of a multi-input model
+  compress run model.int8.onnx --input images.npy --output-dir out/ --repeat 100
+      latency: median and fastest of 100 runs
 )";
 
 }  // namespace
@@ -83,6 +85,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--input,-i", run.inputs, "NAME=FILE (.npy or .pb); FILE alone for a single-input model")->required();
   run_cmd->add_option("--output-dir,-o", run.output_dir, "folder for the outputs")->required();
   run_cmd->add_option("--threads,-j", run.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--repeat", run.repeat, "run N times and print the latency (median and fastest, ms); outputs are from the last run")
+      ->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);

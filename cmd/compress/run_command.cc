@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -55,7 +56,17 @@ void run_run(const RunOptions& options) {
       throw Error(fmt::format("input '{}' ({} {}) is missing; pass --input {}=FILE", in.name, dtype_name(in.dtype),
                               in.shape_string(), in.name),
                   Error::Kind::Usage);
-  const std::vector<Tensor> outputs = executor.run(inputs);
+  std::vector<Tensor> outputs;
+  std::vector<double> ms;
+  for (int r = 0; r < options.repeat; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    outputs = executor.run(inputs);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (options.repeat > 1) {
+    std::sort(ms.begin(), ms.end());
+    std::printf("latency over %d runs: median %.3f ms, fastest %.3f ms\n", options.repeat, ms[ms.size() / 2], ms.front());
+  }
   std::error_code ec;
   fs::create_directories(options.output_dir, ec);
   if (!fs::is_directory(options.output_dir)) fail("cannot create output folder '{}'", options.output_dir);

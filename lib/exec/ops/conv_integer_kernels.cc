@@ -14,17 +14,6 @@ namespace dyad::ops {
 
 namespace {
 
-// memcpy for the short runs here (a row of a small feature map): fixed 8-byte moves, which the
-// compiler inlines, instead of hundreds of library calls per image.
-inline void copy_short(uint8_t* dst, const uint8_t* src, size_t n) {
-  if (n < 8) {
-    for (size_t i = 0; i < n; ++i) dst[i] = src[i];
-    return;
-  }
-  for (size_t i = 0; i + 8 < n; i += 8) std::memcpy(dst + i, src + i, 8);
-  std::memcpy(dst + n - 8, src + n - 8, 8);  // the last eight, overlapping the loop's
-}
-
 // One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
 // gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
 // two threads would share unevenly). fn(m_begin, m_end, n_begin, n_end).
@@ -74,15 +63,12 @@ const std::vector<QPackedWeights>& packed_weights(const KernelContext& c, QIsa i
 // then four adjacent bytes, and each (channel quad, tap) row of the im2col matrix is one phase
 // shifted by (kh / sh) * Wq + kw / sw. The GEMM computes every column of the phase width,
 // OH * Wq of them; the Wq - OW extra ones per row read past the row's end (into the next row or
-// the Wq bytes of slack) and are dropped when the output is compacted.
+// the Wq bytes of slack) and are dropped by the GEMM as it writes (QOutputStage::column_pitch).
 struct InPlaceLayout {
   int64_t hp, wp;      // padded input
   int64_t hq, wq;      // one phase
   int64_t phases, plane;  // plane: one phase's bytes per channel, slack included
 };
-
-// Bytes past the in-place buffer that filling it may write: up to 15 columns of 4 bytes.
-constexpr int64_t kInPlaceOverrun = 64;
 
 InPlaceLayout in_place_layout(const WindowGeometry& g) {
   InPlaceLayout l;
@@ -103,46 +89,31 @@ bool in_place_applies(const WindowGeometry& g) {
          g.out[1] == (l.wp - (g.kernel[1] - 1) * g.dilation[1] - 1) / g.stride[1] + 1;
 }
 
-// Writes channels [0, channels) of `planes` (H x W each) into `buffer` in the in-place layout.
+// Writes channels [0, channels) of `planes` (H x W each) into `buffer` in the in-place layout:
+// each row of each phase is four input rows read at the phase's columns, interleaved, with the
+// zero point wherever the padding is.
 void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_t* planes, int64_t channels, uint8_t pad,
                    uint8_t* buffer) {
-  const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], quads = (channels + 3) / 4;
-  // Four phase rows, then one of padding, each a whole number of 16-byte steps long for
-  // qgemm_interleave_quad_whole (its overrun past a row's end lands on the next row, written
-  // after it, or on the slack, set after the last row, or on the buffer's kInPlaceOverrun).
-  const int64_t row_stride = (l.wq + 15) / 16 * 16;
-  thread_local std::vector<uint8_t> rows;
-  rows.assign(static_cast<size_t>(5 * row_stride), pad);
-  const uint8_t* pad_row = rows.data() + 4 * row_stride;
-  for (int64_t q = 0; q < quads; ++q)
-    for (int64_t phase = 0; phase < l.phases; ++phase) {
-      const int64_t pa = phase / sw, pb = phase % sw;
-      uint8_t* out = buffer + (q * l.phases + phase) * l.plane * 4;
+  const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], quads = (channels + 3) / 4, wq = l.wq;
+  thread_local std::vector<uint8_t> pad_row;  // the stand-in for channels past the end (their weights are 0)
+  pad_row.assign(static_cast<size_t>(W), pad);
+  auto plane_of = [&](int64_t q, int64_t phase) { return buffer + (q * l.phases + phase) * l.plane * 4; };
+  for (int64_t q = 0; q < quads; ++q) {
+    for (int64_t pa = 0; pa < sh; ++pa)
       for (int64_t r = 0; r < l.hq; ++r) {
         const int64_t ih = pa + r * sh - g.pad_begin[0];
-        const uint8_t* src[4];
-        for (int64_t j = 0; j < 4; ++j) {
-          const int64_t ch = q * 4 + j;
-          if (ch >= channels || ih < 0 || ih >= H) {
-            src[j] = pad_row;  // padding, or a channel past the end (its weights are 0)
-            continue;
-          }
-          const uint8_t* in = planes + (ch * H + ih) * W;
-          uint8_t* row = rows.data() + j * row_stride;
-          if (sw == 1) {  // the row's pad columns already hold `pad`
-            copy_short(row + g.pad_begin[1], in, static_cast<size_t>(W));
-          } else {
-            for (int64_t t = 0; t < l.wq; ++t) {
-              const int64_t iw = pb + t * sw - g.pad_begin[1];
-              row[t] = iw >= 0 && iw < W ? in[iw] : pad;
-            }
-          }
-          src[j] = row;
+        if (ih < 0 || ih >= H) {  // a padding row in every column phase
+          for (int64_t pb = 0; pb < sw; ++pb) std::memset(plane_of(q, pa * sw + pb) + r * wq * 4, pad, static_cast<size_t>(wq * 4));
+          continue;
         }
-        qgemm_interleave_quad_whole(src, l.wq, out + r * l.wq * 4);
+        const uint8_t* in[4];
+        for (int64_t j = 0; j < 4; ++j) in[j] = q * 4 + j < channels ? planes + ((q * 4 + j) * H + ih) * W : pad_row.data();
+        for (int64_t pb = 0; pb < sw; ++pb)
+          qgemm_interleave_quad_strided(in, W, pb - g.pad_begin[1], sw, wq, pad, plane_of(q, pa * sw + pb) + r * wq * 4);
       }
-      std::memset(out + l.hq * l.wq * 4, pad, static_cast<size_t>(l.wq * 4));  // slack read by the dropped columns
-    }
+    for (int64_t phase = 0; phase < l.phases; ++phase)  // slack read by the dropped columns
+      std::memset(plane_of(q, phase) + l.hq * wq * 4, pad, static_cast<size_t>(wq * 4));
+  }
 }
 
 Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tensor& x, const Tensor& w, int32_t x_zero_point,
@@ -162,52 +133,47 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
         const int64_t phase = (dy % g.stride[0]) * g.stride[1] + dx % g.stride[1];
         offsets.push_back(((q * l.phases + phase) * l.plane + (dy / g.stride[0]) * wq + dx / g.stride[1]) * 4);
       }
-  const size_t out_bytes = stage ? 1 : 4;
   const uint8_t pad = static_cast<uint8_t>(x_zero_point);
-  // Columns [begin, end) of item's product into `wide` (Mg x columns), then (compact) the valid
-  // ones into y.
-  auto multiply = [&](int64_t item, const QPackedActivations& acts, uint8_t* wide, int64_t m_begin, int64_t m_end, int64_t begin,
-                      int64_t end) {
-    const int64_t gi = item % group;
-    if (stage) {
-      const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
-      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, begin, end, QOutput::UInt8,
-                 out, wide, columns);
-    } else {
-      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, m_begin, m_end, begin, end, QOutput::Int32, {}, wide,
-                 columns);
-    }
-  };
-  auto compact = [&](int64_t item, const uint8_t* wide) {
+  // Columns [begin, end) of item's product, written straight into y: each output row's wq -
+  // OW junk columns are dropped by the GEMM's output stage.
+  auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t m_begin, int64_t m_end, int64_t begin, int64_t end) {
     const int64_t n = item / group, gi = item % group;
-    uint8_t* dst = static_cast<uint8_t*>(y.raw()) + (n * M + gi * Mg) * out_size * out_bytes;
-    for (int64_t m = 0; m < Mg; ++m)
-      for (int64_t oh = 0; oh < OH; ++oh)
-        copy_short(dst + (m * out_size + oh * OW) * out_bytes, wide + (m * columns + oh * wq) * out_bytes, static_cast<size_t>(OW) * out_bytes);
+    QOutputStage out;
+    out.column_pitch = wq;
+    out.kept_columns = OW;
+    if (stage) {
+      out.multipliers = stage->multipliers.data() + gi * Mg;
+      out.qmin = stage->qmin;
+      out.qmax = stage->qmax;
+      out.zero_points = stage->zero_points.data() + gi * Mg;
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, begin, end, QOutput::UInt8,
+                 out, y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
+    } else {
+      qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, nullptr, m_begin, m_end, begin, end, QOutput::Int32, out,
+                 y.data<int32_t>() + (n * M + gi * Mg) * out_size, out_size);
+    }
   };
   auto planes_of = [&](int64_t item) { return x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size; };
   const int64_t items = N * group;
+  const size_t buffer_bytes = static_cast<size_t>(quads * l.phases * l.plane * 4);
   if (items >= omp_get_max_threads()) {
     parallel_for(items, Mg * k * columns, [&](int64_t b, int64_t e) {
-      thread_local std::vector<uint8_t> buffer, wide;
-      buffer.resize(static_cast<size_t>(quads * l.phases * l.plane * 4 + kInPlaceOverrun));
-      wide.resize(static_cast<size_t>(Mg * columns) * out_bytes);
+      thread_local std::vector<uint8_t> buffer;
+      buffer.resize(buffer_bytes);
       for (int64_t item = b; item < e; ++item) {
         fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
-        multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), wide.data(), 0, Mg, 0, columns);
-        compact(item, wide.data());
+        multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), 0, Mg, 0, columns);
       }
     });
     return y;
   }
-  std::vector<uint8_t> buffer(static_cast<size_t>(quads * l.phases * l.plane * 4 + kInPlaceOverrun)), wide(static_cast<size_t>(Mg * columns) * out_bytes);
+  std::vector<uint8_t> buffer(buffer_bytes);
   for (int64_t item = 0; item < items; ++item) {
     fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
     const QPackedActivations acts = qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets);
     share_product(Mg, columns, k, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
-      multiply(item, acts, wide.data(), m_begin, m_end, n_begin, n_end);
+      multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
-    compact(item, wide.data());
   }
   return y;
 }

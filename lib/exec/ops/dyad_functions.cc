@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "integer_kernels/qadd.h"
 #include "lib/exec/ops/broadcast.h"
 #include "lib/exec/ops/registry_fwd.h"
 #include "lib/quant/integer_functions.h"
@@ -156,20 +157,6 @@ void requant_by_channel(const KernelContext& c, const Acc* acc, int64_t outer, i
   });
 }
 
-// The residual DyadicAdd with D = 2^shift, every parameter a value: nothing the stores to `out`
-// could alias, so the loop vectorizes (int64 lanes; uint64 products wrap as the body's do).
-void dyadic_add_shift(const uint8_t* a, const uint8_t* b, int64_t n, int64_t za, int64_t ma, int64_t zb, int64_t mb, int64_t h,
-                      int shift, int64_t zp, int64_t qmin, int64_t qmax, uint8_t* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t sum = static_cast<uint64_t>(a[i] - za) * static_cast<uint64_t>(ma) + static_cast<uint64_t>(b[i] - zb) * static_cast<uint64_t>(mb) +
-                         static_cast<uint64_t>(h);
-    int64_t r = static_cast<int64_t>(static_cast<uint64_t>(static_cast<int64_t>(sum) >> shift) + static_cast<uint64_t>(zp));
-    r = r < qmin ? qmin : r;
-    r = r > qmax ? qmax : r;
-    out[i] = static_cast<uint8_t>(r);
-  }
-}
-
 // DyadicRequant(acc, M, D, H, ZP, QMIN, QMAX) with Out = uint8, DyadicRequantIndex with int32.
 template <typename Out>
 void op_dyadic_requant(KernelContext& c) {
@@ -208,9 +195,9 @@ void op_dyadic_add(KernelContext& c) {
     const bool power_of_two = p[6] > 0 && (p[6] & (p[6] - 1)) == 0;
     const int shift = power_of_two ? __builtin_ctzll(static_cast<unsigned long long>(p[6])) : 0;
     if (power_of_two) {  // the usual D = 2^s: an arithmetic shift
-      parallel_for(y.numel(), 2, [&](int64_t s, int64_t e) {
-        dyadic_add_shift(a + s, b + s, e - s, p[2], p[3], p[4], p[5], p[7], shift, p[8], p[9], p[10], out + s);
-      });
+      const QAddParams params{p[2], p[3], p[4], p[5], p[7], shift, p[8], p[9], p[10]};
+      const AddIsa isa = add_isa_best();
+      parallel_for(y.numel(), 2, [&](int64_t s, int64_t e) { u8_dyadic_add(isa, params, a + s, b + s, e - s, out + s); });
       c.outputs[0] = std::move(y);
       return;
     }
