@@ -212,6 +212,33 @@ TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
   }
 }
 
+TEST(Qgemm, StridedInterleaveEqualsTheScalarTwin) {
+  // A convolution's padded rows: pads on either side (first < 0, first + count * step past the
+  // width), strides 1-3, widths and counts around the sixteen-column step.
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int trial = 0; trial < 500; ++trial) {
+    const int64_t width = 1 + static_cast<int64_t>(rng() % 70), step = 1 + static_cast<int64_t>(rng() % 3);
+    const int64_t first = static_cast<int64_t>(rng() % 7) - 3, count = 1 + static_cast<int64_t>(rng() % 50);
+    const uint8_t pad = static_cast<uint8_t>(rng());
+    std::vector<std::unique_ptr<uint8_t[]>> rows;
+    const uint8_t* r[4];
+    for (int j = 0; j < 4; ++j) {
+      rows.push_back(std::make_unique<uint8_t[]>(static_cast<size_t>(width)));
+      for (int64_t i = 0; i < width; ++i) rows.back()[static_cast<size_t>(i)] = static_cast<uint8_t>(rng());
+      r[j] = rows.back().get();
+    }
+    std::vector<uint8_t> reference(static_cast<size_t>(4 * count + 8), 0x5A), simd(reference);
+    qgemm_detail::interleave_quad_strided__ref(r, width, first, step, count, pad, reference.data());
+    qgemm_detail::interleave_quad_strided__avx512(r, width, first, step, count, pad, simd.data());
+    ASSERT_EQ(simd, reference) << "width " << width << " first " << first << " step " << step << " count " << count;
+    for (int64_t t = 0; t < count; ++t) {  // the reference against the definition
+      const int64_t i = first + t * step;
+      ASSERT_EQ(reference[static_cast<size_t>(4 * t + 2)], i >= 0 && i < width ? r[2][i] : pad);
+    }
+  }
+}
+
 TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
   std::mt19937 rng(5);
   for (int i = 0; i < kQIsaCount; ++i) {
