@@ -115,7 +115,7 @@ void Executor::compile() {
     steps_.push_back(std::move(step));
   }
   if (options_.fuse_activations) fuse_activations();
-  node_caches_.resize(steps_.size());
+  node_caches_.resize(steps_.size() * KernelContext::kNodeCacheSlots);
   last_use.resize(slot_names_.size(), -1);
   for (size_t s = 0; s < steps_.size(); ++s) {
     for (int in : steps_[s].inputs)
@@ -264,7 +264,7 @@ std::vector<Tensor> Executor::execute(std::vector<Tensor>& slots, const ValueRew
     KernelContext ctx{*step.node, opset_, {}, {}, this, &inner_scope};
     ctx.clamp_lo = step.clamp_lo;
     ctx.clamp_hi = step.clamp_hi;
-    ctx.node_cache = &node_caches_[si];
+    ctx.node_cache = &node_caches_[si * KernelContext::kNodeCacheSlots];
     ctx.constant_inputs = step.constant_inputs;
     ctx.inputs.reserve(step.inputs.size());
     for (size_t i = 0; i < step.inputs.size(); ++i) {

@@ -28,7 +28,9 @@ struct KernelContext {
   // Only kernels that declare support (fusable_activation_producer) see values other than ±inf.
   float clamp_lo = -std::numeric_limits<float>::infinity();
   float clamp_hi = std::numeric_limits<float>::infinity();
-  // Per-node storage that lives as long as the executor (pre-packed weights and the like).
+  // Per-node storage that lives as long as the executor (pre-packed weights and the like):
+  // kNodeCacheSlots entries, one per kind of derived data (lib/exec/ops/node_cache.h).
+  static constexpr size_t kNodeCacheSlots = 4;
   std::shared_ptr<void>* node_cache = nullptr;
   uint32_t constant_inputs = 0;  // bit i set: input i is an initializer (same buffer every run)
   bool input_is_constant(size_t i) const { return i < 32 && ((constant_inputs >> i) & 1u); }

@@ -79,17 +79,33 @@ void op_conv_integer(KernelContext& c) {
 void op_conv_integer_requant(KernelContext& c) {
   const Tensor &x = c.in(0), &w = c.in(1), &bias = c.in(3);
   const int64_t channels = w.dim(0);
-  auto per_channel = [&](size_t i, int64_t ch) { return c.in(i).data<int64_t>()[c.in(i).numel() == 1 ? 0 : ch]; };
+  // Each channel's multiplier and zero point, made once from the (constant) M, D and ZP.
+  struct Tables {
+    std::vector<DyadicMultiplier> multipliers;
+    std::vector<int32_t> zero_points;
+  };
+  auto make_tables = [&] {
+    auto per_channel = [&](size_t i, int64_t ch) { return c.in(i).data<int64_t>()[c.in(i).numel() == 1 ? 0 : ch]; };
+    Tables t;
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      t.multipliers.push_back({static_cast<int32_t>(per_channel(4, ch)), __builtin_ctzll(static_cast<unsigned long long>(per_channel(5, ch)))});
+      t.zero_points.push_back(static_cast<int32_t>(per_channel(7, ch)));
+    }
+    return t;
+  };
+  Tables uncached;
+  const bool constant = c.input_is_constant(5) && c.input_is_constant(7);  // input 4 is the cache's key
+  const Tables& tables = constant ? derived_from_input<Tables>(c, 4, make_tables, CacheSlot::OutputStage) : (uncached = make_tables());
   ConvOutputStage stage;
   stage.bias = bias.data<int32_t>();
-  for (int64_t ch = 0; ch < channels; ++ch)
-    stage.multipliers.push_back({static_cast<int32_t>(per_channel(4, ch)), __builtin_ctzll(static_cast<unsigned long long>(per_channel(5, ch)))});
-  for (int64_t ch = 0; ch < channels; ++ch) stage.zero_points.push_back(static_cast<int32_t>(per_channel(7, ch)));
+  stage.multipliers = tables.multipliers.data();
+  stage.zero_points = tables.zero_points.data();
   stage.qmin = static_cast<int32_t>(c.in(8).data<int64_t>()[0]);
   stage.qmax = static_cast<int32_t>(c.in(9).data<int64_t>()[0]);
   const int32_t x_zero_point = static_cast<int32_t>(c.in(2).get_as_int64(0));
   if (x.dtype() == DType::UInt8 && qgemm_isa_best() != QIsa::Reference && x.rank() >= 3 && w.dim(1) * c.node.get_int("group", 1) == x.dim(1)) {
-    WindowGeometry g = window_geometry(c, spatial(x.shape()), spatial(w.shape()));
+    const WindowGeometry& g = derived_from_shapes<WindowGeometry>(c, CacheSlot::Geometry, {&x.shape(), &w.shape()},
+                                                                  [&] { return window_geometry(c, spatial(x.shape()), spatial(w.shape())); });
     Shape out_shape{x.dim(0), channels};
     out_shape.insert(out_shape.end(), g.out.begin(), g.out.end());
     c.outputs[0] = integer_conv_kernels(c, g, x, w, x_zero_point, out_shape, &stage);
@@ -102,7 +118,7 @@ void op_conv_integer_requant(KernelContext& c) {
   for (int64_t i = 0; i < acc.numel(); ++i) {
     const int64_t ch = (i / inner) % channels;
     const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc.data<int32_t>()[i]) + static_cast<uint32_t>(stage.bias[ch]));
-    y.data<uint8_t>()[i] = static_cast<uint8_t>(dyadic_requantize(a, stage.multipliers[static_cast<size_t>(ch)], stage.zero_points[static_cast<size_t>(ch)], stage.qmin, stage.qmax));
+    y.data<uint8_t>()[i] = static_cast<uint8_t>(dyadic_requantize(a, stage.multipliers[ch], stage.zero_points[ch], stage.qmin, stage.qmax));
   }
   c.outputs[0] = std::move(y);
 }

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "integer_kernels/qdepthwise.h"
@@ -16,18 +17,42 @@ namespace {
 
 // One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
 // gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
-// two threads would share unevenly). fn(m_begin, m_end, n_begin, n_end).
-template <typename F>
-void share_product(int64_t rows, int64_t columns, int64_t k, F&& fn) {
+// two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
+// of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
+// parallel region per product instead of two.
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+template <typename Prepare, typename F>
+void share_product(int64_t rows, int64_t columns, int64_t k, Prepare&& prepare, F&& fn) {
   const int64_t tiles = (columns + 31) / 32, panels = (rows + kQgemmRowAlign - 1) / kQgemmRowAlign;
-  const int64_t threads = omp_get_max_threads();
-  if (tiles < 4 * threads && panels >= 2 * threads) {
-    parallel_for(panels, kQgemmRowAlign * k * columns, [&](int64_t b, int64_t e) {
-      fn(b * kQgemmRowAlign, std::min(rows, e * kQgemmRowAlign), int64_t{0}, columns);
-    });
+  const int threads = omp_get_max_threads();
+  const bool by_rows = tiles < 4 * threads && panels >= 2 * threads;
+  const int64_t units = by_rows ? panels : tiles, cost = by_rows ? kQgemmRowAlign * k * columns : 32 * rows * k;
+  auto chunk = [&](int64_t b, int64_t e) {
+    if (by_rows) fn(b * kQgemmRowAlign, std::min(rows, e * kQgemmRowAlign), int64_t{0}, columns);
+    else fn(int64_t{0}, rows, 32 * b, std::min(columns, 32 * e));
+  };
+  if (threads <= 1 || units < 2 || units * cost < (int64_t{1} << 17)) {  // parallel_for's threshold
+    prepare(0, 1);
+    chunk(0, units);
     return;
   }
-  parallel_for(tiles, 32 * rows * k, [&](int64_t b, int64_t e) { fn(int64_t{0}, rows, 32 * b, std::min(columns, 32 * e)); });
+  const int chunks = static_cast<int>(std::min<int64_t>(units, threads));
+  // The threads meet on a counter they spin on: libgomp's "omp barrier" cost microseconds here
+  // (it measured slower than two parallel regions).
+  std::atomic<int> prepared{0};
+#pragma omp parallel num_threads(chunks)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    prepare(t, n);
+    prepared.fetch_add(1, std::memory_order_acq_rel);
+    while (prepared.load(std::memory_order_acquire) < n) spin_pause();
+    chunk(units * t / n, units * (t + 1) / n);
+  }
 }
 
 // Weights packed for the integer GEMM, one set per group, cached per node. `in_place` orders
@@ -89,16 +114,18 @@ bool in_place_applies(const WindowGeometry& g) {
          g.out[1] == (l.wp - (g.kernel[1] - 1) * g.dilation[1] - 1) / g.stride[1] + 1;
 }
 
-// Writes channels [0, channels) of `planes` (H x W each) into `buffer` in the in-place layout:
+// Writes channels [0, channels) of `planes` (H x W each) into `buffer` in the in-place layout
+// (the channel quads [quad_begin, quad_end) of them, by default all):
 // each row of each phase is four input rows read at the phase's columns, interleaved, with the
 // zero point wherever the padding is.
 void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_t* planes, int64_t channels, uint8_t pad,
-                   uint8_t* buffer) {
-  const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], quads = (channels + 3) / 4, wq = l.wq;
+                   uint8_t* buffer, int64_t quad_begin = 0, int64_t quad_end = -1) {
+  const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], wq = l.wq;
+  if (quad_end < 0) quad_end = (channels + 3) / 4;
   thread_local std::vector<uint8_t> pad_row;  // the stand-in for channels past the end (their weights are 0)
   pad_row.assign(static_cast<size_t>(W), pad);
   auto plane_of = [&](int64_t q, int64_t phase) { return buffer + (q * l.phases + phase) * l.plane * 4; };
-  for (int64_t q = 0; q < quads; ++q) {
+  for (int64_t q = quad_begin; q < quad_end; ++q) {
     for (int64_t pa = 0; pa < sh; ++pa)
       for (int64_t r = 0; r < l.hq; ++r) {
         const int64_t ih = pa + r * sh - g.pad_begin[0];
@@ -125,14 +152,27 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const int64_t OH = g.out[0], OW = g.out[1], out_size = OH * OW, wq = l.wq, columns = OH * wq;
   const int64_t k = quads * taps * 4;  // the GEMM's k: channels padded to whole quads
   const auto& packed = packed_weights(c, isa, w, group, Mg, Cg * taps, true);
-  std::vector<int64_t> offsets;  // quad (channel quad, kh, kw) -> its start in the buffer
-  for (int64_t q = 0; q < quads; ++q)
-    for (int64_t kh = 0; kh < g.kernel[0]; ++kh)
-      for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
-        const int64_t dy = kh * g.dilation[0], dx = kw * g.dilation[1];
-        const int64_t phase = (dy % g.stride[0]) * g.stride[1] + dx % g.stride[1];
-        offsets.push_back(((q * l.phases + phase) * l.plane + (dy / g.stride[0]) * wq + dx / g.stride[1]) * 4);
-      }
+  // The activations as the GEMM reads them: quad (channel quad, kh, kw) at its offset in the
+  // buffer; made once per input shape, pointed at each item's buffer as it is filled.
+  const QPackedActivations& addressing = derived_from_shapes<QPackedActivations>(c, CacheSlot::Plan, {&x.shape(), &w.shape()}, [&] {
+    std::vector<int64_t> offsets;
+    for (int64_t q = 0; q < quads; ++q)
+      for (int64_t kh = 0; kh < g.kernel[0]; ++kh)
+        for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+          const int64_t dy = kh * g.dilation[0], dx = kw * g.dilation[1];
+          const int64_t phase = (dy % g.stride[0]) * g.stride[1] + dx % g.stride[1];
+          offsets.push_back(((q * l.phases + phase) * l.plane + (dy / g.stride[0]) * wq + dx / g.stride[1]) * 4);
+        }
+    return qgemm_activations_indirect(isa, k, columns, nullptr, std::move(offsets));
+  });
+  // Each thread's copy of the addressing, based at its own buffer (a copy into the vectors'
+  // existing capacity: no allocation after the first calls).
+  auto activations_at = [&](const uint8_t* buffer) -> const QPackedActivations& {
+    thread_local QPackedActivations acts;
+    acts = addressing;
+    acts.base = buffer;
+    return acts;
+  };
   const uint8_t pad = static_cast<uint8_t>(x_zero_point);
   // Columns [begin, end) of item's product, written straight into y: each output row's wq -
   // OW junk columns are dropped by the GEMM's output stage.
@@ -142,10 +182,10 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
     out.column_pitch = wq;
     out.kept_columns = OW;
     if (stage) {
-      out.multipliers = stage->multipliers.data() + gi * Mg;
+      out.multipliers = stage->multipliers + gi * Mg;
       out.qmin = stage->qmin;
       out.qmax = stage->qmax;
-      out.zero_points = stage->zero_points.data() + gi * Mg;
+      out.zero_points = stage->zero_points + gi * Mg;
       qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, begin, end, QOutput::UInt8,
                  out, y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
     } else {
@@ -160,18 +200,21 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
     parallel_for(items, Mg * k * columns, [&](int64_t b, int64_t e) {
       thread_local std::vector<uint8_t> buffer;
       buffer.resize(buffer_bytes);
+      const QPackedActivations& acts = activations_at(buffer.data());
       for (int64_t item = b; item < e; ++item) {
         fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
-        multiply(item, qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets), 0, Mg, 0, columns);
+        multiply(item, acts, 0, Mg, 0, columns);
       }
     });
     return y;
   }
-  std::vector<uint8_t> buffer(buffer_bytes);
+  thread_local std::vector<uint8_t> buffer;  // every byte the GEMM reads is written by the fill
+  buffer.resize(buffer_bytes);
+  uint8_t* const shared = buffer.data();  // this thread's buffer, which the others fill too
+  const QPackedActivations& acts = activations_at(shared);
   for (int64_t item = 0; item < items; ++item) {
-    fill_in_place(g, l, planes_of(item), Cg, pad, buffer.data());
-    const QPackedActivations acts = qgemm_activations_indirect(isa, k, columns, buffer.data(), offsets);
-    share_product(Mg, columns, k, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    auto fill_share = [&](int t, int n) { fill_in_place(g, l, planes_of(item), Cg, pad, shared, quads * t / n, quads * (t + 1) / n); };
+    share_product(Mg, columns, k, fill_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }
@@ -192,7 +235,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     const size_t out_bytes = stage ? 1 : 4;
     std::vector<QDepthwiseOutput> outs(static_cast<size_t>(C));
     for (int64_t ch = 0; ch < C; ++ch)
-      if (stage) outs[static_cast<size_t>(ch)] = {stage->bias[ch], QOutput::UInt8, stage->multipliers[static_cast<size_t>(ch)], stage->zero_points[static_cast<size_t>(ch)], stage->qmin, stage->qmax};
+      if (stage) outs[static_cast<size_t>(ch)] = {stage->bias[ch], QOutput::UInt8, stage->multipliers[ch], stage->zero_points[ch], stage->qmin, stage->qmax};
     // Work items are runs of channels within one image.
     constexpr int64_t kChannelsPerItem = 16;
     const int64_t runs = (C + kChannelsPerItem - 1) / kChannelsPerItem;
@@ -225,7 +268,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t m_begin, int64_t m_end, int64_t col_begin, int64_t col_end) {
     const int64_t n = item / group, gi = item % group;
     if (stage) {
-      const QOutputStage out{stage->multipliers.data() + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points.data() + gi * Mg};
+      const QOutputStage out{stage->multipliers + gi * Mg, 0, stage->qmin, stage->qmax, stage->zero_points + gi * Mg};
       qgemm_rows(packed[static_cast<size_t>(gi)], acts, x_zero_point, stage->bias + gi * Mg, m_begin, m_end, col_begin, col_end,
                  QOutput::UInt8, out, y.data<uint8_t>() + (n * M + gi * Mg) * out_size, out_size);
     } else {
@@ -245,14 +288,14 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     });
     return y;
   }
-  // One image: the threads share the packing (by groups of four rows) and then the product.
+  // One image: the threads share the packing (by groups of four rows), then the product.
   QPackedActivations acts;
   const int64_t quads = rows / 4;
   for (int64_t item = 0; item < items; ++item) {
     qgemm_activations_reset(isa, K, out_size, acts);
     const QRowSource source = rows_of(item);
-    parallel_for(quads, 4 * out_size, [&](int64_t b, int64_t e) { qgemm_pack_activation_rows(acts, 4 * b, 4 * e, source); });
-    share_product(Mg, out_size, K, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    auto pack_share = [&](int t, int n) { qgemm_pack_activation_rows(acts, 4 * (quads * t / n), 4 * (quads * (t + 1) / n), source); };
+    share_product(Mg, out_size, K, pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }

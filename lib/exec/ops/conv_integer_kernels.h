@@ -13,9 +13,9 @@ namespace dyad::ops {
 
 // The output stage of a fused ConvIntegerRequant: bias per channel and the dyadic rescale.
 struct ConvOutputStage {
-  const int32_t* bias = nullptr;              // per output channel
-  std::vector<DyadicMultiplier> multipliers;  // per output channel
-  std::vector<int32_t> zero_points;             // per output channel
+  const int32_t* bias = nullptr;                   // per output channel
+  const DyadicMultiplier* multipliers = nullptr;   // per output channel
+  const int32_t* zero_points = nullptr;            // per output channel
   int32_t qmin = 0, qmax = 255;
 };
 
