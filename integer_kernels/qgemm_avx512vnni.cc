@@ -70,7 +70,7 @@ struct Epilogue {
   const OutputStage& out;
 
   // Finishes sixteen columns of row `row`, stored as `runs` says.
-  void store(__m512i acc, int64_t row, const LaneRuns& runs) const {
+  __attribute__((always_inline)) void store(__m512i acc, int64_t row, const LaneRuns& runs) const {
     acc = _mm512_add_epi32(acc, _mm512_set1_epi32(static_cast<int32_t>(out.offset(row))));
     const QOutput output = out.output;
     const int64_t row_start = row * out.ldy;
@@ -86,6 +86,14 @@ struct Epilogue {
   }
 };
 
+// acc += u8 x s8 in groups of four, as _mm512_dpbusd_epi32, in asm so that the accumulator is
+// tied to its register: with the intrinsic GCC 12 copied accumulators between registers on
+// every k step.
+inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
+  return acc;
+}
+
 // Named accumulators (GCC 12 keeps an array of vectors in memory; named ones stay in registers).
 #define DYAD_QROW_INIT(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512();
 #define DYAD_QROW_DOT(r)                                   \
@@ -93,8 +101,8 @@ struct Epilogue {
     int32_t packed;                                        \
     std::memcpy(&packed, pw + r * 4, 4);                   \
     const __m512i wv = _mm512_set1_epi32(packed);          \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, wv);        \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, wv);        \
+    c##r##0 = dpbusd(c##r##0, b0, wv);                     \
+    c##r##1 = dpbusd(c##r##1, b1, wv);                     \
   }
 #define DYAD_QROW_STORE(r)                                 \
   if (r < kValidRows) {                                    \
@@ -106,29 +114,23 @@ struct Epilogue {
 // quads once per column block, so that the k steps of a tile read consecutive memory instead of
 // addresses a whole row of activations apart (N * 4 bytes: with N = 1024 every step mapped to
 // the same L1 set and evicted the last).
-template <int kValidRows, bool kPacked>
+//
+// One loop per instance (kMasked: a partial tile read in place, with masked loads): two loops
+// in one function merged the accumulators afterwards, and GCC 12 then copied seven of them
+// between registers on every k step.
+template <int kValidRows, bool kPacked, bool kMasked>
 void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t* const* quads, int64_t row0, int64_t col0,
           int64_t cols, const Epilogue& e) {
   const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
   DYAD_QROW_INIT(0) DYAD_QROW_INIT(1) DYAD_QROW_INIT(2) DYAD_QROW_INIT(3)
   DYAD_QROW_INIT(4) DYAD_QROW_INIT(5) DYAD_QROW_INIT(6) DYAD_QROW_INIT(7)
   const int8_t* pw = panel;
-  if (m1 == 0xFFFF) {  // a full tile: unmasked loads
-    for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
-      const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
-      const __m512i b0 = _mm512_loadu_si512(px);
-      const __m512i b1 = _mm512_loadu_si512(px + 64);
-      DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
-      DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
-    }
-  } else {
-    for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
-      const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
-      const __m512i b0 = _mm512_maskz_loadu_epi32(m0, px);
-      const __m512i b1 = _mm512_maskz_loadu_epi32(m1, px + 64);
-      DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
-      DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
-    }
+  for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
+    const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
+    const __m512i b0 = kMasked ? _mm512_maskz_loadu_epi32(m0, px) : _mm512_loadu_si512(px);
+    const __m512i b1 = kMasked ? _mm512_maskz_loadu_epi32(m1, px + 64) : _mm512_loadu_si512(px + 64);
+    DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
+    DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
   }
   const LaneRuns runs0 = lane_runs(e.out.stage, col0, std::min<int64_t>(cols, 16)), runs1 = lane_runs(e.out.stage, col0 + 16, cols - 16);
   DYAD_QROW_STORE(0) DYAD_QROW_STORE(1) DYAD_QROW_STORE(2) DYAD_QROW_STORE(3)
@@ -156,10 +158,11 @@ void pack_tile(const uint8_t* const* quads, int64_t k4, int64_t col0, int64_t co
   }
 }
 
-// [packed][valid rows]
-constexpr TileFn kTiles[2][kVnniRows + 1] = {
-    {nullptr, tile<1, false>, tile<2, false>, tile<3, false>, tile<4, false>, tile<5, false>, tile<6, false>, tile<7, false>, tile<8, false>},
-    {nullptr, tile<1, true>, tile<2, true>, tile<3, true>, tile<4, true>, tile<5, true>, tile<6, true>, tile<7, true>, tile<8, true>}};
+// [packed][valid rows] and [masked][valid rows] (a copied tile is whole: pack_tile zero-fills it).
+#define DYAD_TILES(P, M) {nullptr, tile<1, P, M>, tile<2, P, M>, tile<3, P, M>, tile<4, P, M>, tile<5, P, M>, tile<6, P, M>, tile<7, P, M>, tile<8, P, M>}
+constexpr TileFn kInPlaceTiles[2][kVnniRows + 1] = {DYAD_TILES(false, false), DYAD_TILES(false, true)};
+constexpr TileFn kPackedTiles[kVnniRows + 1] = DYAD_TILES(true, false);
+#undef DYAD_TILES
 
 }  // namespace
 
@@ -191,7 +194,8 @@ void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* con
       const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
       for (int64_t col0 = block0; col0 < block_end; col0 += kVnniCols) {
         const int64_t cols = block_end - col0 < kVnniCols ? block_end - col0 : kVnniCols;
-        kTiles[pack][rows](panel, k4, packed + (col0 - block0) / kVnniCols * tile_bytes, quads, row0, col0, cols, e);
+        const TileFn fn = pack ? kPackedTiles[rows] : kInPlaceTiles[cols < kVnniCols][rows];
+        fn(panel, k4, packed + (col0 - block0) / kVnniCols * tile_bytes, quads, row0, col0, cols, e);
       }
     }
   }
