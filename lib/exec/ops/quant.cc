@@ -60,11 +60,17 @@ void op_quantize_linear(KernelContext& c) {
       c.node.get_int("block_size", 0) == 0) {  // the input quantizer: the same arithmetic, typed
     const float* in = x.data<float>();
     const float s = scale.data<float>()[0];
-    const double z = zp ? static_cast<double>(zp->get_as_int64(0)) : 0.0;
+    const float z = zp ? static_cast<float>(zp->get_as_int64(0)) : 0.0f;
     uint8_t* out = y.data<uint8_t>();
+    // Round half to even as nearbyint does, by adding and removing 1.5 * 2^23 in float (exact
+    // for |q| < 2^22; anything larger clamps to 0 or 255 regardless): a loop the compiler
+    // vectorizes, where a nearbyint call per element cost 0.1 ms on a batch of 64 images.
+    constexpr float kRound = 12582912.0f;
     parallel_for(x.numel(), 16, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        out[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(static_cast<double>(in[i] / s)) + z, 0.0, 255.0));
+      for (int64_t i = b; i < e; ++i) {
+        const float r = ((in[i] / s + kRound) - kRound) + z;
+        out[i] = r >= 255.0f ? uint8_t{255} : r > 0.0f ? static_cast<uint8_t>(r) : uint8_t{0};  // NaN: 0
+      }
     });
     c.outputs[0] = std::move(y);
     return;
