@@ -14,7 +14,9 @@ namespace dyad {
 // fits int32 (|acc * m| < 2^62), so the two halves are joined first and clamped once in 32-bit
 // lanes, to [qmin - zp, qmax - zp] before adding the zero point so that the add cannot wrap:
 // the same integers in ten operations instead of fourteen.
-inline __m512i requantize16(__m512i acc, DyadicMultiplier d, int32_t zero_point, int32_t qmin, int32_t qmax) {
+// Always inlined: as a call it made the GEMM tile spill its accumulators around every store.
+__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, DyadicMultiplier d, int32_t zero_point, int32_t qmin,
+                                                         int32_t qmax) {
   const __m512i m = _mm512_set1_epi64(d.m);
   const __m512i round = _mm512_set1_epi64(d.s > 0 ? (int64_t{1} << (d.s - 1)) : 0);
   const __m128i shift = _mm_cvtsi32_si128(d.s);
