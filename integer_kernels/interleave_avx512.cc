@@ -44,27 +44,78 @@ void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* d
   }
 }
 
-void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
-                                     uint8_t pad, uint8_t* dst) {
-  if (step > 2) return interleave_quad_strided__ref(rows, width, first, step, count, pad, dst);
-  const __m128i pads = _mm_set1_epi8(static_cast<char>(pad));
-  for (int64_t t = 0; t < count; t += 16) {
-    const __mmask16 columns = lanes_between(0, count - t);
-    const int64_t base = first + t * step;  // the input index of column t
+namespace {
+
+// Where each sixteen-column step of a row reads and which of its lanes are inside the row:
+// the same for every row of a phase, so computed once per phase.
+constexpr int64_t kMaxSteps = 64;  // rows of up to 1,024 columns; longer ones take the reference
+
+struct ColumnSteps {
+  int count = 0;
+  int64_t base[kMaxSteps];                                   // input index of the step's first column
+  __mmask16 columns[kMaxSteps], lo[kMaxSteps], hi[kMaxSteps];  // lanes written; read from [base, +16), [base + 16, +16)
+};
+
+ColumnSteps column_steps(int64_t width, int64_t first, int64_t step, int64_t count) {
+  ColumnSteps s;
+  for (int64_t t = 0; t < count; t += 16, ++s.count) {
+    const int64_t base = first + t * step;
+    s.base[s.count] = base;
+    s.columns[s.count] = lanes_between(0, count - t);
+    s.lo[s.count] = lanes_between(-base, width - base);
+    s.hi[s.count] = lanes_between(-base - 16, width - base - 16);
+  }
+  return s;
+}
+
+// One row: step 1 reads sixteen bytes per step, step 2 the even bytes of thirty-two; lanes
+// whose index falls outside the row keep the pad value.
+template <int kStep>
+inline void interleave_row(const uint8_t* const rows[4], const ColumnSteps& steps, __m128i pads, uint8_t* dst) {
+  const __m128i low_bytes = _mm_set1_epi16(0x00FF);
+  for (int i = 0; i < steps.count; ++i) {
+    const int64_t base = steps.base[i];
     __m128i v[4];
-    if (step == 1) {  // lanes whose index falls outside [0, width) keep the pad value
-      const __mmask16 inside = lanes_between(-base, width - base);
-      for (int j = 0; j < 4; ++j) v[j] = _mm_mask_loadu_epi8(pads, inside, address(rows[j], base));
-    } else {  // two: the even bytes of the 32 from `base`
-      const __mmask16 inside_lo = lanes_between(-base, width - base), inside_hi = lanes_between(-base - 16, width - base - 16);
-      const __m128i low_bytes = _mm_set1_epi16(0x00FF);
-      for (int j = 0; j < 4; ++j) {
-        const __m128i lo = _mm_mask_loadu_epi8(pads, inside_lo, address(rows[j], base));
-        const __m128i hi = _mm_mask_loadu_epi8(pads, inside_hi, address(rows[j], base + 16));
+    for (int j = 0; j < 4; ++j) {
+      const __m128i lo = _mm_mask_loadu_epi8(pads, steps.lo[i], address(rows[j], base));
+      if (kStep == 1) {
+        v[j] = lo;
+      } else {
+        const __m128i hi = _mm_mask_loadu_epi8(pads, steps.hi[i], address(rows[j], base + 16));
         v[j] = _mm_packus_epi16(_mm_and_si128(lo, low_bytes), _mm_and_si128(hi, low_bytes));
       }
     }
-    store_quads(v[0], v[1], v[2], v[3], columns, dst + 4 * t);
+    store_quads(v[0], v[1], v[2], v[3], steps.columns[i], dst + 64 * i);
+  }
+}
+
+}  // namespace
+
+void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
+                                     uint8_t pad, uint8_t* dst) {
+  if (step > 2 || count > 16 * kMaxSteps) return interleave_quad_strided__ref(rows, width, first, step, count, pad, dst);
+  const ColumnSteps steps = column_steps(width, first, step, count);
+  const __m128i pads = _mm_set1_epi8(static_cast<char>(pad));
+  if (step == 1) interleave_row<1>(rows, steps, pads, dst);
+  else interleave_row<2>(rows, steps, pads, dst);
+}
+
+void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                              int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst) {
+  if (col_step > 2 || cols > 16 * kMaxSteps)
+    return interleave_phase__ref(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
+  const ColumnSteps steps = column_steps(width, first_col, col_step, cols);
+  const __m128i pads = _mm_set1_epi8(static_cast<char>(pad));
+  const __m512i pad_bytes = _mm512_set1_epi8(static_cast<char>(pad));
+  for (int64_t r = 0; r < rows; ++r, dst += 4 * cols) {
+    const int64_t ih = first_row + r * row_step;
+    if (ih < 0 || ih >= height) {  // a padding row
+      for (int i = 0; i < steps.count; ++i) _mm512_mask_storeu_epi32(dst + 64 * i, steps.columns[i], pad_bytes);
+      continue;
+    }
+    const uint8_t* in[4] = {planes[0] + ih * width, planes[1] + ih * width, planes[2] + ih * width, planes[3] + ih * width};
+    if (col_step == 1) interleave_row<1>(in, steps, pads, dst);
+    else interleave_row<2>(in, steps, pads, dst);
   }
 }
 

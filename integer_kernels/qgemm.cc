@@ -63,7 +63,27 @@ void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, i
   }
 }
 
+void interleave_phase__ref(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                           int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst) {
+  for (int64_t r = 0; r < rows; ++r, dst += 4 * cols) {
+    const int64_t ih = first_row + r * row_step;
+    if (ih < 0 || ih >= height) {
+      std::memset(dst, pad, static_cast<size_t>(4 * cols));
+      continue;
+    }
+    const uint8_t* in[4] = {planes[0] + ih * width, planes[1] + ih * width, planes[2] + ih * width, planes[3] + ih * width};
+    interleave_quad_strided__ref(in, width, first_col, col_step, cols, pad, dst);
+  }
+}
+
 }  // namespace qgemm_detail
+
+void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                            int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst) {
+  if (qgemm_isa_best() == QIsa::Avx512Vnni)
+    return qgemm_detail::interleave_phase__avx512(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
+  qgemm_detail::interleave_phase__ref(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
+}
 
 void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
                                    uint8_t pad, uint8_t* dst) {

@@ -65,6 +65,13 @@ void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst
 // from the input rows (a stride's column phase: first = phase - left pad, step = stride).
 void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
                                    uint8_t pad, uint8_t* dst);
+// A whole stride phase of four channels' padded planes (each height x width): output row r
+// (of `rows`, each `cols` columns, written one after another) is input row
+// first_row + r * row_step interleaved as qgemm_interleave_quad_strided does from first_col by
+// col_step, or all `pad` where that row is outside [0, height). One call per phase instead of
+// one per row: a 7 x 7 map's rows are too short to pay a call each.
+void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                            int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
 // The same in whole steps of 16 columns: reads the rows up to, and writes dst up to, n rounded
 // up to 16 columns (the caller's buffers must allow it); no scalar tail for short rows.
 void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst);

@@ -49,6 +49,11 @@ void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, i
                                   uint8_t pad, uint8_t* dst);
 void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
                                      uint8_t pad, uint8_t* dst);
+// qgemm_interleave_phase's variants.
+void interleave_phase__ref(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                           int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
+void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
+                              int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
 bool avx2_cpu();
 
 // Every variant computes rows [m_begin, m_end) and columns [n_begin, n_end).

@@ -239,6 +239,40 @@ TEST(Qgemm, StridedInterleaveEqualsTheScalarTwin) {
   }
 }
 
+TEST(Qgemm, PhaseInterleaveEqualsTheScalarTwin) {
+  // Whole stride phases of padded planes: rows above and below the input (padding rows), row
+  // and column strides 1-3, widths and column counts around the sixteen-column step and past
+  // the AVX-512 variant's longest row (which then takes the reference).
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int trial = 0; trial < 300; ++trial) {
+    const int64_t height = 1 + static_cast<int64_t>(rng() % 12), width = 1 + static_cast<int64_t>(rng() % 70);
+    const int64_t row_step = 1 + static_cast<int64_t>(rng() % 3), col_step = 1 + static_cast<int64_t>(rng() % 3);
+    const int64_t first_row = static_cast<int64_t>(rng() % 5) - 2, first_col = static_cast<int64_t>(rng() % 7) - 3;
+    const int64_t rows = 1 + static_cast<int64_t>(rng() % 14);
+    const int64_t cols = trial == 0 ? 1100 : 1 + static_cast<int64_t>(rng() % 50);
+    const uint8_t pad = static_cast<uint8_t>(rng());
+    std::vector<std::unique_ptr<uint8_t[]>> planes;
+    const uint8_t* p[4];
+    for (int j = 0; j < 4; ++j) {
+      planes.push_back(std::make_unique<uint8_t[]>(static_cast<size_t>(height * width)));
+      for (int64_t i = 0; i < height * width; ++i) planes.back()[static_cast<size_t>(i)] = static_cast<uint8_t>(rng());
+      p[j] = planes.back().get();
+    }
+    std::vector<uint8_t> reference(static_cast<size_t>(4 * rows * cols + 8), 0x5A), simd(reference);
+    qgemm_detail::interleave_phase__ref(p, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, reference.data());
+    qgemm_detail::interleave_phase__avx512(p, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, simd.data());
+    ASSERT_EQ(simd, reference) << "height " << height << " width " << width << " rows from " << first_row << " by " << row_step
+                               << " cols from " << first_col << " by " << col_step << " x " << cols;
+    for (int64_t r = 0; r < rows; ++r)  // the reference against the definition, channel 1
+      for (int64_t t = 0; t < cols; ++t) {
+        const int64_t ih = first_row + r * row_step, iw = first_col + t * col_step;
+        const bool inside = ih >= 0 && ih < height && iw >= 0 && iw < width;
+        ASSERT_EQ(reference[static_cast<size_t>(4 * (r * cols + t) + 1)], inside ? p[1][ih * width + iw] : pad);
+      }
+  }
+}
+
 TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
   std::mt19937 rng(5);
   for (int i = 0; i < kQIsaCount; ++i) {

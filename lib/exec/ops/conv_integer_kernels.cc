@@ -122,24 +122,17 @@ void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_
                    uint8_t* buffer, int64_t quad_begin = 0, int64_t quad_end = -1) {
   const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], wq = l.wq;
   if (quad_end < 0) quad_end = (channels + 3) / 4;
-  thread_local std::vector<uint8_t> pad_row;  // the stand-in for channels past the end (their weights are 0)
-  pad_row.assign(static_cast<size_t>(W), pad);
-  auto plane_of = [&](int64_t q, int64_t phase) { return buffer + (q * l.phases + phase) * l.plane * 4; };
+  thread_local std::vector<uint8_t> pad_plane;  // the stand-in for channels past the end (their weights are 0)
+  if (quad_end * 4 > channels) pad_plane.assign(static_cast<size_t>(H * W), pad);
   for (int64_t q = quad_begin; q < quad_end; ++q) {
-    for (int64_t pa = 0; pa < sh; ++pa)
-      for (int64_t r = 0; r < l.hq; ++r) {
-        const int64_t ih = pa + r * sh - g.pad_begin[0];
-        if (ih < 0 || ih >= H) {  // a padding row in every column phase
-          for (int64_t pb = 0; pb < sw; ++pb) std::memset(plane_of(q, pa * sw + pb) + r * wq * 4, pad, static_cast<size_t>(wq * 4));
-          continue;
-        }
-        const uint8_t* in[4];
-        for (int64_t j = 0; j < 4; ++j) in[j] = q * 4 + j < channels ? planes + ((q * 4 + j) * H + ih) * W : pad_row.data();
-        for (int64_t pb = 0; pb < sw; ++pb)
-          qgemm_interleave_quad_strided(in, W, pb - g.pad_begin[1], sw, wq, pad, plane_of(q, pa * sw + pb) + r * wq * 4);
-      }
-    for (int64_t phase = 0; phase < l.phases; ++phase)  // slack read by the dropped columns
-      std::memset(plane_of(q, phase) + l.hq * wq * 4, pad, static_cast<size_t>(wq * 4));
+    const uint8_t* in[4];
+    for (int64_t j = 0; j < 4; ++j) in[j] = q * 4 + j < channels ? planes + (q * 4 + j) * H * W : pad_plane.data();
+    for (int64_t phase = 0; phase < l.phases; ++phase) {
+      const int64_t pa = phase / sw, pb = phase % sw;
+      uint8_t* out = buffer + (q * l.phases + phase) * l.plane * 4;
+      qgemm_interleave_phase(in, H, W, pa - g.pad_begin[0], sh, l.hq, pb - g.pad_begin[1], sw, wq, pad, out);
+      std::memset(out + l.hq * wq * 4, pad, static_cast<size_t>(wq * 4));  // slack read by the dropped columns
+    }
   }
 }
 
