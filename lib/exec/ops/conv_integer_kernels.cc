@@ -258,6 +258,22 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
       return static_cast<const uint8_t*>(scratch);
     };
   };
+  // Quads [q_begin, q_end) of item's activations. A 1x1 convolution's quad is four channel
+  // planes read at the stride, which one phase interleave writes straight into the packing.
+  const bool one_by_one = g.in.size() == 2 && g.kernel_size() == 1;
+  thread_local std::vector<uint8_t> pad_plane;  // the stand-in for channels past the end
+  if (one_by_one && Cg % 4 != 0) pad_plane.assign(static_cast<size_t>(in_size), pad);
+  const uint8_t* const pad_data = pad_plane.data();
+  auto pack_quads = [&](int64_t item, QPackedActivations& acts, int64_t q_begin, int64_t q_end) {
+    if (!one_by_one) return qgemm_pack_activation_rows(acts, 4 * q_begin, 4 * q_end, rows_of(item));
+    const uint8_t* planes = x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size;
+    for (int64_t q = q_begin; q < q_end; ++q) {
+      const uint8_t* quad[4];
+      for (int64_t j = 0; j < 4; ++j) quad[j] = q * 4 + j < Cg ? planes + (q * 4 + j) * in_size : pad_data;
+      qgemm_interleave_phase(quad, g.in[0], g.in[1], -g.pad_begin[0], g.stride[0], g.out[0], -g.pad_begin[1], g.stride[1], g.out[1], pad,
+                             acts.data.data() + q * out_size * 4);
+    }
+  };
   auto multiply = [&](int64_t item, const QPackedActivations& acts, int64_t m_begin, int64_t m_end, int64_t col_begin, int64_t col_end) {
     const int64_t n = item / group, gi = item % group;
     if (stage) {
@@ -275,7 +291,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
       thread_local QPackedActivations acts;
       for (int64_t item = b; item < e; ++item) {
         qgemm_activations_reset(isa, K, out_size, acts);
-        qgemm_pack_activation_rows(acts, 0, rows, rows_of(item));
+        pack_quads(item, acts, 0, rows / 4);
         multiply(item, acts, 0, Mg, 0, out_size);
       }
     });
@@ -286,8 +302,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   const int64_t quads = rows / 4;
   for (int64_t item = 0; item < items; ++item) {
     qgemm_activations_reset(isa, K, out_size, acts);
-    const QRowSource source = rows_of(item);
-    auto pack_share = [&](int t, int n) { qgemm_pack_activation_rows(acts, 4 * (quads * t / n), 4 * (quads * (t + 1) / n), source); };
+    auto pack_share = [&](int t, int n) { pack_quads(item, acts, quads * t / n, quads * (t + 1) / n); };
     share_product(Mg, out_size, K, pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
