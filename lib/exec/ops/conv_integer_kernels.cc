@@ -190,7 +190,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const int64_t items = N * group;
   const size_t buffer_bytes = static_cast<size_t>(quads * l.phases * l.plane * 4);
   if (items >= omp_get_max_threads()) {
-    parallel_for(items, Mg * k * columns, [&](int64_t b, int64_t e) {
+    parallel_for_balanced(items, Mg * k * columns, [&](int64_t b, int64_t e) {
       thread_local std::vector<uint8_t> buffer;
       buffer.resize(buffer_bytes);
       const QPackedActivations& acts = activations_at(buffer.data());
@@ -287,7 +287,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   };
   const int64_t items = N * group, rows = (K + 3) / 4 * 4;
   if (items >= omp_get_max_threads()) {  // a batch: one (image, group) product per thread at a time
-    parallel_for(items, Mg * K * out_size, [&](int64_t b, int64_t e) {
+    parallel_for_balanced(items, Mg * K * out_size, [&](int64_t b, int64_t e) {
       thread_local QPackedActivations acts;
       for (int64_t item = b; item < e; ++item) {
         qgemm_activations_reset(isa, K, out_size, acts);

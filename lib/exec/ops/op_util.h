@@ -35,6 +35,17 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
   for (int64_t c = 0; c < chunks; ++c) fn(n * c / chunks, n * (c + 1) / chunks);
 }
 
+// The same for many equal items (a batch's images): handed out a few at a time as threads
+// finish, so that one thread slowed by the host does not leave the others waiting at the end.
+template <typename F>
+void parallel_for_balanced(int64_t n, int64_t cost_per_item, F&& fn) {
+  const int threads = omp_get_max_threads();
+  if (threads <= 1 || n < 4 * threads) return parallel_for(n, cost_per_item, fn);
+  const int64_t per_chunk = std::max<int64_t>(1, n / (8 * threads)), chunks = (n + per_chunk - 1) / per_chunk;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) fn(c * per_chunk, std::min(n, (c + 1) * per_chunk));
+}
+
 // Calls f(T{}) with T the C++ type of `dtype`, for the numeric types in the list.
 #define DYAD_DISPATCH_CASE(DT, T) \
   case DType::DT: f(T{}); break;
