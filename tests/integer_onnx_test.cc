@@ -133,6 +133,33 @@ TEST_P(QdqOnnx, RunsInOnnxRuntimeCloseToTheIntegerModel) {
 
 INSTANTIATE_TEST_SUITE_P(Testdata, QdqOnnx, ::testing::Values("mlp", "lenet", "resnet_small", "mobilenet_v2_small", "mobilenet_v3_small"));
 
+TEST(IntegerOnnxInput, AGraphInputKeepsItsWholeObservedRange) {
+  // One bright pixel far above the rest: percentile clipping drops it from the range, but the
+  // input quantizer still covers [min, max] (anything clipped there is lost for good).
+  Model model = load_onnx(test::testdata_dir() / "models" / "lenet.onnx");
+  prepare_graph(model);
+  Tensor images = read_npy(test::testdata_dir() / "fmnist" / "test_64.npy");
+  images.make_unique_storage();
+  images.data<float>()[100] = 40.0f;
+  const CalibrationStats stats = calibrate(model, {{{"input", images}}}, {.threads = 2, .channel_stats = {}, .progress = {}});
+  IntegerEmitOptions options;
+  options.method = CalibMethod::Percentile;
+  options.percentile = 99.0;
+  const IntegerEmitResult emitted = emit_integer_onnx(model, stats, options);
+  const ActivationObserver& observed = stats.tensors.at("input");
+  const FloatRange clipped = observed.range(CalibMethod::Percentile, 99.0);
+  ASSERT_LT(clipped.max, 20.0f) << "the percentile range should drop the outlier";
+  bool found = false;
+  for (const QuantizedTensor& t : emitted.tensors) {
+    if (t.float_name != "input") continue;
+    found = true;
+    const float lowest = t.scale * (0 - t.zero_point), highest = t.scale * (255 - t.zero_point);
+    EXPECT_LE(lowest, observed.min() + t.scale) << "input range starts above its observed minimum";
+    EXPECT_GE(highest, observed.max() - t.scale) << "input range ends below its observed maximum (clipped)";
+  }
+  EXPECT_TRUE(found) << "no quantization recorded for the input";
+}
+
 TEST(IntegerOnnxErrors, ModelWithoutQuantizableLayers) {
   Model m;
   m.opset_imports = {{"", 17}};
