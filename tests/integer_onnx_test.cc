@@ -14,6 +14,7 @@
 #include "lib/ir/inline_functions.h"
 #include "lib/passes/passes.h"
 #include "lib/quant/integer_onnx.h"
+#include "lib/quant/quant_params.h"
 #include "tests/test_util.h"
 
 namespace dyad {
@@ -72,6 +73,11 @@ void check_integer_only(const std::string& name, const IntegerEmitOptions& optio
     const Tensor theirs = test::run_onnxruntime(dir / "int8.onnx", inputs, {reloaded.graph.outputs[0].name})[0];
     EXPECT_EQ(test::max_abs_diff(ours, theirs), 0.0) << name << ": ONNX Runtime differs from Dyad's executor";
   }
+  // A classifier's logits come straight from the last layer's int32 accumulators (one
+  // DequantizeLinear per channel scale), not through 256 uint8 levels.
+  EXPECT_TRUE(emitted.layers.back().float_output) << name << ": the last layer's output went through uint8";
+  const std::set<float> distinct(ours.data<float>(), ours.data<float>() + ours.numel());
+  EXPECT_GT(distinct.size(), 256u) << name << ": the logits take at most 256 values";
   const Tensor labels = read_npy(test::testdata_dir() / "fmnist" / "test_64_labels.npy");
   const Top1 float_top1 = top1_accuracy(Executor(model).run(inputs)[0], labels), int8_top1 = top1_accuracy(ours, labels);
   std::printf("%s: %d layers integer; top-1 on 64 test images: float %lld, W8A8 %lld\n", name.c_str(),
@@ -122,7 +128,11 @@ TEST_P(QdqOnnx, RunsInOnnxRuntimeCloseToTheIntegerModel) {
   const std::map<std::string, Tensor> inputs{{"input", images}};
   const Tensor ort_qdq = test::run_onnxruntime(dir / "qdq.onnx", inputs, {reloaded.graph.outputs[0].name})[0];
   const Tensor exact = Executor(integer.model).run(inputs)[0];
-  const float output_step = integer.layers.back().output_scale;
+  // The output's step at 8 bits (the last layer's accumulators are dequantized to float, so it
+  // has none of its own).
+  const float output_step = integer.layers.back().float_output
+                                ? uint8_quant(stats.tensors.at(model.graph.outputs[0].name).range(CalibMethod::Percentile)).scale
+                                : integer.layers.back().output_scale;
   const double diff = test::max_abs_diff(ort_qdq, exact);
   std::printf("%s: QDQ in ONNX Runtime vs integer-only: max difference %.4g = %.1f output steps\n", GetParam().c_str(), diff,
               diff / output_step);

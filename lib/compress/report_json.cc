@@ -53,9 +53,10 @@ std::string report_to_json(const CompressReport& r) {
     out += fmt::format(
         "    {{\"node\": {}, \"op\": {}, \"weight_bits\": {}, \"activation_bits\": 8, \"weight_scale_min\": {}, "
         "\"weight_scale_max\": {}, \"weight_sqnr_db\": {}, \"input_scale\": {}, \"input_zero_point\": {}, \"output_scale\": {}, "
-        "\"output_zero_point\": {}, \"output_sqnr_db\": {}}}{}\n",
+        "\"output_zero_point\": {}, \"float_output\": {}, \"output_sqnr_db\": {}}}{}\n",
         quoted(l.node), quoted(l.op), l.weight_bits, number(l.weight_scale_min), number(l.weight_scale_max), number(l.weight_sqnr_db),
-        number(l.input_scale), l.input_zero_point, number(l.output_scale), l.output_zero_point, number(r.layers[i].sqnr_db),
+        number(l.input_scale), l.input_zero_point, number(l.output_scale), l.output_zero_point, l.float_output ? "true" : "false",
+        number(r.layers[i].sqnr_db),
         i + 1 < r.layers.size() ? "," : "");
   }
   out += "  ]\n}\n";

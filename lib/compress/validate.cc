@@ -102,10 +102,17 @@ Validation validate(const Model& prepared, const IntegerEmitResult& emitted, con
           v.decisions_kept += std::max_element(a, a + width) - a == std::max_element(b, b + width) - b;
         }
       }
+      // A layer that makes this output from its accumulators directly has its SQNR here.
+      auto layer = layer_of.find(prepared.graph.outputs[o].name);
+      if (layer != layer_of.end() && !emitted.layers[layer->second].float_output) layer = layer_of.end();
       for (int64_t i = 0; i < float_out[o].numel() && i < int_out[o].numel(); ++i) {
         const double x = float_out[o].data<float>()[i], x_hat = int_out[o].data<float>()[i];
         out_signal += x * x;
         out_noise += (x - x_hat) * (x - x_hat);
+        if (layer != layer_of.end()) {
+          signal[layer->second] += x * x;
+          noise[layer->second] += (x - x_hat) * (x - x_hat);
+        }
       }
     }
     if (options.progress) options.progress("validate", static_cast<int64_t>(b), total_batches);

@@ -214,9 +214,14 @@ void IntegerGraphBuilder::record_layer(const Node& n, const std::string& result,
   layer.weight_sqnr_db = wq.sqnr_db;
   layer.input_scale = input.q.scale;
   layer.input_zero_point = input.q.zero_point;
-  const QValue& out = quant_.at(result);
-  layer.output_scale = out.q.scale;
-  layer.output_zero_point = out.q.zero_point;
+  if (auto out = quant_.find(result); out != quant_.end()) {
+    layer.output_scale = out->second.q.scale;
+    layer.output_zero_point = out->second.q.zero_point;
+  } else {  // dequantized straight to a float graph output
+    layer.float_output = true;
+    layer.output_scale = 0;
+    layer.output_zero_point = 0;
+  }
   result_.layers.push_back(layer);
   ++result_.quantized_layers;
 }
@@ -317,6 +322,20 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
     std::vector<double> in_times_weight;
     for (float s_w : wq.scales) in_times_weight.push_back(static_cast<double>(input.q.scale) * s_w);
     requantize_per_channel(acc, in_times_weight, shape, result, channels->second, levels);
+    record_layer(n, result, input, wq, acc, output);
+    return;
+  }
+  if (result == output && g_.is_graph_output(result) && g_.consumers(result).empty()) {
+    // The model's result (a classifier's logits): one DequantizeLinear of the int32 accumulators
+    // keeps their precision, where 256 levels could tie the two largest logits.
+    std::vector<float> scales;
+    for (float s_w : wq.scales) scales.push_back(input.q.scale * s_w);
+    const int64_t channels = static_cast<int64_t>(scales.size());
+    const int64_t axis = n.op_type == "Conv" ? 1 : -1;
+    used_.insert(result);
+    emit(make_node("DequantizeLinear", {acc, add_const(result + "_accumulator_scales", Tensor::from_vector<float>(scales, {channels}))},
+                   {result}, {{"axis", int_attribute(axis)}}));
+    available_.insert(result);
     record_layer(n, result, input, wq, acc, output);
     return;
   }

@@ -89,6 +89,10 @@ struct QuantizedLayer {
   std::string accumulator, bias_initializer, preactivation;
   std::vector<double> accumulator_scales;
   bool channels_last = false;
+  // The layer makes a graph output that nothing else reads: its accumulators are dequantized
+  // straight to that float output (DequantizeLinear of the int32 values, per channel s_x * s_w),
+  // with no uint8 step; output_scale and output_zero_point are then 0.
+  bool float_output = false;
 };
 
 struct IntegerEmitResult {

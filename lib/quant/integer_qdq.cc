@@ -78,6 +78,15 @@ bool IntegerGraphBuilder::emit_qdq(const Node& n) {
   }
   float lo, hi;
   const std::string result = fold_activation(n.outputs[0], lo, hi);
+  if (w && result == n.outputs[0] && g_.is_graph_output(result) && g_.consumers(result).empty()) {
+    // The model's result stays float, as the integer form dequantizes its accumulators.
+    used_.insert(result);
+    copy.outputs = {result};
+    emit(std::move(copy));
+    available_.insert(result);
+    record_layer(n, result, input, wq, "", n.outputs[0]);
+    return true;
+  }
   std::string value = fresh(n.outputs[0] + "_float");
   copy.outputs = {value};
   emit(std::move(copy));
