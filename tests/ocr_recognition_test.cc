@@ -3,6 +3,8 @@
 // strings against the float model's, and ONNX Runtime against Dyad's executor bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "formats/calib_data.h"
 #include "formats/images/image_folder.h"
 #include "formats/onnx/onnx_io.h"
@@ -40,9 +42,21 @@ TEST(PPOCRv4Recognition, W8A8StringsMatchFloatAndOnnxRuntimeBitExact) {
               float_text.size(), 100.0 * equal / static_cast<double>(float_text.size()), r.report.output_sqnr_db,
               r.report.candidates.empty() ? "" : r.report.candidates.front().c_str());
   ASSERT_EQ(float_text.size(), 40u);
-  // The issue asks for 97%; Dyad reaches 37 of 40 in a Release build today (README: known
-  // gaps), 36 in the sanitizer build, whose float calibration sums in another order and so
-  // ends on slightly different ranges. This bar guards against losing more.
+  // Decoding steps whose best class the W8A8 model keeps: the per-decision view, steadier than
+  // whole strings (every string missed today differs only by a space at a line's first or last
+  // step, where the float model itself gives the space 0.2-0.5).
+  const int64_t classes = float_scores.dim(2), steps = float_scores.numel() / classes;
+  int64_t kept = 0;
+  for (int64_t t = 0; t < steps; ++t) {
+    const float* a = float_scores.data<float>() + t * classes;
+    const float* b = int8_scores.data<float>() + t * classes;
+    kept += std::max_element(a, a + classes) - a == std::max_element(b, b + classes) - b;
+  }
+  std::printf("%lld of %lld decoding steps keep the float model's best class\n", static_cast<long long>(kept), static_cast<long long>(steps));
+  EXPECT_GE(kept, steps * 975 / 1000);
+  // The issue asks for 97%; Dyad reaches 36 of 40 today (README: known gaps; the sanitizer
+  // build's float calibration sums in another order and ends on slightly different ranges).
+  // This bar guards against losing more.
   EXPECT_GE(equal, 36);
 
   if (test::ort_available()) {
