@@ -60,6 +60,12 @@ TEST(Cli, RunWritesEachOutputAsNpy) {
   const auto named = run_command(compress("run " + model_path("lenet") + " --input input=" + images() + " -o " + (dir / "o2").string()));
   ASSERT_EQ(named.exit_code, 0) << named.err;
   EXPECT_EQ(test::read_file(dir / "out" / "logits.npy"), test::read_file(dir / "o2" / "logits.npy"));
+  // --repeat times the runs and still writes the same outputs; 0 is a usage error.
+  const auto timed = run_command(compress("run " + model_path("lenet") + " --input " + images() + " -o " + (dir / "o3").string() + " --repeat 3"));
+  ASSERT_EQ(timed.exit_code, 0) << timed.err;
+  EXPECT_NE(timed.out.find("latency over 3 runs: median "), std::string::npos) << timed.out;
+  EXPECT_EQ(test::read_file(dir / "out" / "logits.npy"), test::read_file(dir / "o3" / "logits.npy"));
+  EXPECT_EQ(run_command(compress("run " + model_path("lenet") + " --input " + images() + " -o " + (dir / "o4").string() + " --repeat 0")).exit_code, 2);
 }
 
 TEST(Cli, TruncatedOrNonOnnxModel) {
