@@ -27,6 +27,28 @@ std::vector<double> channel_means(const Tensor& t, int64_t channels, bool channe
   return sum;
 }
 
+TEST(EmpiricalBiasCorrectionSamples, StartPastTheValidationSamplesWhenEnoughRemain) {
+  // Two batches of 3 and 4 rows whose values are their sample indices 0..6.
+  std::vector<std::map<std::string, Tensor>> batches;
+  for (auto [from, rows] : {std::pair<int, int>{0, 3}, {3, 4}}) {
+    Tensor t(DType::Float32, {rows, 2});
+    for (int r = 0; r < rows; ++r) t.data<float>()[2 * r] = t.data<float>()[2 * r + 1] = static_cast<float>(from + r);
+    batches.push_back({{"x", t}});
+  }
+  const Tensor from2 = leading_samples(batches, 4, int64_t{1} << 20, 2).at("x");
+  ASSERT_EQ(from2.dim(0), 4);
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(from2.data<float>()[2 * r], static_cast<float>(2 + r));
+  const Tensor tail = leading_samples(batches, 100, int64_t{1} << 20, 5).at("x");  // only two left
+  ASSERT_EQ(tail.dim(0), 2);
+  EXPECT_EQ(tail.data<float>()[0], 5.0f);
+  EXPECT_EQ(tail.data<float>()[2], 6.0f);
+  // 256 OCR lines, 16 validated: fit on the others. A classifier validated on all 500: no
+  // others, so the same ones; so too when fewer than 16 would remain.
+  EXPECT_EQ(correction_start(256, 16), 16);
+  EXPECT_EQ(correction_start(500, 500), 0);
+  EXPECT_EQ(correction_start(30, 16), 0);
+}
+
 class EmpiricalBiasCorrection : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EmpiricalBiasCorrection, AccumulatorMeansMatchFloatAfterwards) {

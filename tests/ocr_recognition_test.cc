@@ -43,8 +43,8 @@ TEST(PPOCRv4Recognition, W8A8StringsMatchFloatAndOnnxRuntimeBitExact) {
               r.report.candidates.empty() ? "" : r.report.candidates.front().c_str());
   ASSERT_EQ(float_text.size(), 40u);
   // Decoding steps whose best class the W8A8 model keeps: the per-decision view, steadier than
-  // whole strings (every string missed today differs only by a space at a line's first or last
-  // step, where the float model itself gives the space 0.2-0.5).
+  // whole strings (the string missed today differs only by a space at the line's first and last
+  // steps, where the float model itself gives the space 0.2-0.5).
   const int64_t classes = float_scores.dim(2), steps = float_scores.numel() / classes;
   int64_t kept = 0;
   for (int64_t t = 0; t < steps; ++t) {
@@ -54,10 +54,9 @@ TEST(PPOCRv4Recognition, W8A8StringsMatchFloatAndOnnxRuntimeBitExact) {
   }
   std::printf("%lld of %lld decoding steps keep the float model's best class\n", static_cast<long long>(kept), static_cast<long long>(steps));
   EXPECT_GE(kept, steps * 975 / 1000);
-  // The issue asks for 97%; Dyad reaches 36 of 40 today (README: known gaps; the sanitizer
-  // build's float calibration sums in another order and ends on slightly different ranges).
-  // This bar guards against losing more.
-  EXPECT_GE(equal, 36);
+  // The issue's bar: at least 97% of the strings (39 of 40; Release and sanitizer builds both
+  // reach 39 today).
+  EXPECT_GE(equal * 100, 97 * static_cast<int>(float_text.size()));
 
   if (test::ort_available()) {
     test::TempDir dir;

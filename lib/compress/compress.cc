@@ -148,10 +148,12 @@ CompressResult compress_model(const Model& float_model, const CompressOptions& o
   }
   if (options.bias_correction != BiasCorrection::Off && options.format == QuantFormat::IntegerOnly) {
     // Empirical correction of what remains: every source of mean shift, measured layer by
-    // layer on the leading calibration samples (the validation ones).
+    // layer on calibration samples past the validation ones where there are enough.
     Candidate c = *best;
+    const int64_t first = correction_start(stats.samples, best->validation.samples);
     const int corrected = correct_biases_empirically(
-        prepared, c.emitted, leading_samples(options.calibration, kEmpiricalCorrectionSamples, kEmpiricalCorrectionBytes), options.threads);
+        prepared, c.emitted, leading_samples(options.calibration, kEmpiricalCorrectionSamples, kEmpiricalCorrectionBytes, first),
+        options.threads);
     if (corrected > 0) {
       c.validation = validate(prepared, c.emitted, options);
       c.empirically_corrected = true;

@@ -52,17 +52,18 @@ bool shape_fits(const Shape& shape, bool channels_last, int64_t channels) {
 }  // namespace
 
 std::map<std::string, Tensor> leading_samples(const std::vector<std::map<std::string, Tensor>>& batches, int64_t max_samples,
-                                              int64_t max_bytes) {
+                                              int64_t max_bytes, int64_t first) {
   if (batches.empty()) return {};
   // How many samples: whole rows of every input, within both limits.
   int64_t bytes_per_sample = 0, available = 0;
   for (const auto& [name, t] : batches.front())
     if (t.rank() > 0 && t.dim(0) > 0) bytes_per_sample += static_cast<int64_t>(t.nbytes()) / t.dim(0);
   for (const auto& batch : batches) {
-    const Tensor& first = batch.begin()->second;
-    available += first.rank() ? first.dim(0) : 1;
+    const Tensor& t = batch.begin()->second;
+    available += t.rank() ? t.dim(0) : 1;
   }
-  int64_t count = std::min(available, max_samples);
+  first = std::clamp<int64_t>(first, 0, available - 1);
+  int64_t count = std::min(available - first, max_samples);
   if (bytes_per_sample > 0) count = std::min(count, std::max<int64_t>(1, max_bytes / bytes_per_sample));
   std::map<std::string, Tensor> out;
   for (const auto& [name, t] : batches.front()) {
@@ -74,12 +75,16 @@ std::map<std::string, Tensor> leading_samples(const std::vector<std::map<std::st
     shape[0] = count;
     Tensor joined = Tensor::uninitialized(t.dtype(), shape);
     const size_t row_bytes = t.nbytes() / static_cast<size_t>(t.dim(0));
-    int64_t filled = 0;
+    int64_t skipped = 0, filled = 0;
     for (const auto& batch : batches) {
       if (filled == count) break;
       const Tensor& part = batch.at(name);
-      const int64_t take = std::min(part.dim(0), count - filled);
-      std::memcpy(joined.raw() + static_cast<size_t>(filled) * row_bytes, part.raw(), static_cast<size_t>(take) * row_bytes);
+      const int64_t from = std::min(part.dim(0), first - skipped);  // rows of this batch before `first`
+      skipped += from;
+      const int64_t take = std::min(part.dim(0) - from, count - filled);
+      if (take <= 0) continue;
+      std::memcpy(joined.raw() + static_cast<size_t>(filled) * row_bytes, part.raw() + static_cast<size_t>(from) * row_bytes,
+                  static_cast<size_t>(take) * row_bytes);
       filled += take;
     }
     out[name] = std::move(joined);

@@ -29,9 +29,17 @@ int correct_biases_empirically(const Model& prepared, IntegerEmitResult& emitted
 inline constexpr int64_t kEmpiricalCorrectionSamples = 512;
 inline constexpr int64_t kEmpiricalCorrectionBytes = int64_t{4} << 20;
 
-// The first calibration samples, concatenated into one batch: up to `max_samples` and `max_bytes`
-// of input, at least one sample.
+// Calibration samples from sample `first` on, concatenated into one batch: up to `max_samples`
+// and `max_bytes` of input, at least one sample.
 std::map<std::string, Tensor> leading_samples(const std::vector<std::map<std::string, Tensor>>& batches, int64_t max_samples,
-                                              int64_t max_bytes);
+                                              int64_t max_bytes, int64_t first = 0);
+
+// Where the correction's samples start: after the validation ones when at least
+// kEmpiricalCorrectionMinimum others remain, so that validation judges it on samples it was not
+// fitted to (fitted on them, its gain there is optimistic); otherwise from the first.
+inline constexpr int64_t kEmpiricalCorrectionMinimum = 16;
+inline int64_t correction_start(int64_t calibration_samples, int64_t validation_samples) {
+  return calibration_samples - validation_samples >= kEmpiricalCorrectionMinimum ? validation_samples : 0;
+}
 
 }  // namespace dyad
