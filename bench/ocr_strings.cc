@@ -18,6 +18,7 @@
 #include "formats/images/image_folder.h"
 #include "formats/onnx/onnx_io.h"
 #include "lib/compress/compress.h"
+#include "lib/eval/classification.h"
 #include "lib/eval/ctc.h"
 
 using namespace dyad;
@@ -76,13 +77,7 @@ int main(int argc, char** argv) {
     signal += a * a;
     noise += (a - b) * (a - b);
   }
-  const int64_t classes = float_scores.dim(2), steps = float_scores.numel() / classes;
-  int64_t same_steps = 0;
-  for (int64_t t = 0; t < steps; ++t) {
-    const float* f = float_scores.data<float>() + t * classes;
-    const float* q = int8_scores.data<float>() + t * classes;
-    same_steps += std::max_element(f, f + classes) - f == std::max_element(q, q + classes) - q;
-  }
+  const int64_t steps = float_scores.numel() / float_scores.dim(2), same_steps = rows_with_same_argmax(float_scores, int8_scores);
   std::printf("candidates (validation samples):\n");
   for (const auto& c : r.report.candidates) std::printf("  %s\n", c.c_str());
   std::string passes;

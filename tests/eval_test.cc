@@ -25,6 +25,16 @@ TEST(Top1, CountsArgmaxMatchesWithFirstIndexOnTies) {
   EXPECT_THROW(top1_accuracy(logits, Tensor::from_vector<int64_t>({1, 2}, {2})), Error);
 }
 
+TEST(Argmax, RowsWithTheSameBestIndexOverTheLastAxis) {
+  // [2, 2, 3]: four rows; rows 0 and 3 agree, row 1 differs, row 2 ties in `a` (first index, 0)
+  // and has its maximum at 0 in `b`, so it agrees.
+  const Tensor a = Tensor::from_vector<float>({0.1f, 0.7f, 0.2f, 0.5f, 0.4f, 0.1f, 0.3f, 0.3f, 0.3f, 0.f, 0.f, 1.f}, {2, 2, 3});
+  const Tensor b = Tensor::from_vector<float>({0.2f, 0.6f, 0.2f, 0.1f, 0.8f, 0.1f, 0.9f, 0.0f, 0.1f, 0.f, 0.2f, 0.5f}, {2, 2, 3});
+  EXPECT_EQ(rows_with_same_argmax(a, b), 3);
+  EXPECT_EQ(rows_with_same_argmax(a, a), 4);
+  EXPECT_THROW(rows_with_same_argmax(a, Tensor::from_vector<float>({1.f, 2.f}, {2})), Error);
+}
+
 TEST(Top1, TrainedModelsClassifyMostTestImages) {
   // The models were trained to 87-92% test accuracy (testdata/models/accuracy.json); on the
   // first 64 test images each must get at least 48 right, far above chance (6.4).

@@ -3,12 +3,11 @@
 // strings against the float model's, and ONNX Runtime against Dyad's executor bit for bit.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-
 #include "formats/calib_data.h"
 #include "formats/images/image_folder.h"
 #include "formats/onnx/onnx_io.h"
 #include "lib/compress/compress.h"
+#include "lib/eval/classification.h"
 #include "lib/eval/ctc.h"
 #include "lib/exec/executor.h"
 #include "tests/test_util.h"
@@ -45,13 +44,7 @@ TEST(PPOCRv4Recognition, W8A8StringsMatchFloatAndOnnxRuntimeBitExact) {
   // Decoding steps whose best class the W8A8 model keeps: the per-decision view, steadier than
   // whole strings (the string missed today differs only by a space at the line's first and last
   // steps, where the float model itself gives the space 0.2-0.5).
-  const int64_t classes = float_scores.dim(2), steps = float_scores.numel() / classes;
-  int64_t kept = 0;
-  for (int64_t t = 0; t < steps; ++t) {
-    const float* a = float_scores.data<float>() + t * classes;
-    const float* b = int8_scores.data<float>() + t * classes;
-    kept += std::max_element(a, a + classes) - a == std::max_element(b, b + classes) - b;
-  }
+  const int64_t steps = float_scores.numel() / float_scores.dim(2), kept = rows_with_same_argmax(float_scores, int8_scores);
   std::printf("%lld of %lld decoding steps keep the float model's best class\n", static_cast<long long>(kept), static_cast<long long>(steps));
   EXPECT_GE(kept, steps * 975 / 1000);
   // The bar: at least 97% of the strings (39 of 40; Release and sanitizer builds both

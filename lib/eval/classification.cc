@@ -20,4 +20,19 @@ Top1 top1_accuracy(const Tensor& logits, const Tensor& labels) {
   return result;
 }
 
+int64_t rows_with_same_argmax(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || a.rank() == 0)
+    fail("score tensors differ in shape: {} and {}", shape_to_string(a.shape()), shape_to_string(b.shape()));
+  const int64_t width = a.dim(a.rank() - 1), rows = width ? a.numel() / width : 0;
+  auto argmax = [width](const Tensor& t, int64_t row) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < width; ++c)
+      if (t.get_as_double(row * width + c) > t.get_as_double(row * width + best)) best = c;
+    return best;
+  };
+  int64_t same = 0;
+  for (int64_t r = 0; r < rows; ++r) same += argmax(a, r) == argmax(b, r);
+  return same;
+}
+
 }  // namespace dyad
