@@ -91,15 +91,6 @@ inline void interleave_row(const uint8_t* const rows[4], const ColumnSteps& step
 
 }  // namespace
 
-void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
-                                     uint8_t pad, uint8_t* dst) {
-  if (step > 2 || count > 16 * kMaxSteps) return interleave_quad_strided__ref(rows, width, first, step, count, pad, dst);
-  const ColumnSteps steps = column_steps(width, first, step, count);
-  const __m128i pads = _mm_set1_epi8(static_cast<char>(pad));
-  if (step == 1) interleave_row<1>(rows, steps, pads, dst);
-  else interleave_row<2>(rows, steps, pads, dst);
-}
-
 void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
                               int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst) {
   if (col_step > 2 || cols > 16 * kMaxSteps)

@@ -85,12 +85,6 @@ void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int6
   qgemm_detail::interleave_phase__ref(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
 }
 
-void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
-                                   uint8_t pad, uint8_t* dst) {
-  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad_strided__avx512(rows, width, first, step, count, pad, dst);
-  qgemm_detail::interleave_quad_strided__ref(rows, width, first, step, count, pad, dst);
-}
-
 void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
   if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst);
   const int64_t c = interleave_sixteens(rows, 0, n, dst);
@@ -98,11 +92,6 @@ void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst
   qgemm_detail::interleave_quad__ref(tail, n - c, dst + 4 * c);
 }
 
-void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
-  const int64_t whole = round_up(n, 16);
-  for (int64_t c = interleave_sixteens(rows, 0, whole, dst); c < whole; ++c)  // without SSE2
-    for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
-}
 
 const char* qisa_name(QIsa isa) {
   switch (isa) {

@@ -60,21 +60,13 @@ using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
 // dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout.
 void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
-// dst[4t + j] = rows[j][first + t * step], or `pad` where that index is outside [0, width), for
-// t < count: one output row of a convolution's padded input in the quad layout, read straight
-// from the input rows (a stride's column phase: first = phase - left pad, step = stride).
-void qgemm_interleave_quad_strided(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
-                                   uint8_t pad, uint8_t* dst);
-// A whole stride phase of four channels' padded planes (each height x width): output row r
-// (of `rows`, each `cols` columns, written one after another) is input row
-// first_row + r * row_step interleaved as qgemm_interleave_quad_strided does from first_col by
-// col_step, or all `pad` where that row is outside [0, height). One call per phase instead of
-// one per row: a 7 x 7 map's rows are too short to pay a call each.
+// A whole stride phase of four channels' padded planes (each height x width), the way an
+// in-place convolution reads its input: output row r (of `rows`, each `cols` columns, written
+// one after another) holds, at dst[4t + j], channel j's input at row first_row + r * row_step
+// and column first_col + t * col_step, or `pad` where that position is outside the plane. One
+// call per phase instead of one per row: a 7 x 7 map's rows are too short to pay a call each.
 void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
                             int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
-// The same in whole steps of 16 columns: reads the rows up to, and writes dst up to, n rounded
-// up to 16 columns (the caller's buffers must allow it); no scalar tail for short rows.
-void qgemm_interleave_quad_whole(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 // The indirect form (VNNI layouts only): quad_offsets has one entry per four k.
 QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets);
 // The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations

@@ -44,11 +44,10 @@ bool avx512vnni_cpu();
 // qgemm_interleave_quad's variants: the scalar reference and AVX-512 (exact reads and writes).
 void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
-// qgemm_interleave_quad_strided's variants.
+// One row of qgemm_interleave_phase, by definition: dst[4t + j] = rows[j][first + t * step], or
+// `pad` where that index is outside [0, width).
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
                                   uint8_t pad, uint8_t* dst);
-void interleave_quad_strided__avx512(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
-                                     uint8_t pad, uint8_t* dst);
 // qgemm_interleave_phase's variants.
 void interleave_phase__ref(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
                            int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);

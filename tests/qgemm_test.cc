@@ -212,33 +212,6 @@ TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
   }
 }
 
-TEST(Qgemm, StridedInterleaveEqualsTheScalarTwin) {
-  // A convolution's padded rows: pads on either side (first < 0, first + count * step past the
-  // width), strides 1-3, widths and counts around the sixteen-column step.
-  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
-  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
-  for (int trial = 0; trial < 500; ++trial) {
-    const int64_t width = 1 + static_cast<int64_t>(rng() % 70), step = 1 + static_cast<int64_t>(rng() % 3);
-    const int64_t first = static_cast<int64_t>(rng() % 7) - 3, count = 1 + static_cast<int64_t>(rng() % 50);
-    const uint8_t pad = static_cast<uint8_t>(rng());
-    std::vector<std::unique_ptr<uint8_t[]>> rows;
-    const uint8_t* r[4];
-    for (int j = 0; j < 4; ++j) {
-      rows.push_back(std::make_unique<uint8_t[]>(static_cast<size_t>(width)));
-      for (int64_t i = 0; i < width; ++i) rows.back()[static_cast<size_t>(i)] = static_cast<uint8_t>(rng());
-      r[j] = rows.back().get();
-    }
-    std::vector<uint8_t> reference(static_cast<size_t>(4 * count + 8), 0x5A), simd(reference);
-    qgemm_detail::interleave_quad_strided__ref(r, width, first, step, count, pad, reference.data());
-    qgemm_detail::interleave_quad_strided__avx512(r, width, first, step, count, pad, simd.data());
-    ASSERT_EQ(simd, reference) << "width " << width << " first " << first << " step " << step << " count " << count;
-    for (int64_t t = 0; t < count; ++t) {  // the reference against the definition
-      const int64_t i = first + t * step;
-      ASSERT_EQ(reference[static_cast<size_t>(4 * t + 2)], i >= 0 && i < width ? r[2][i] : pad);
-    }
-  }
-}
-
 TEST(Qgemm, PhaseInterleaveEqualsTheScalarTwin) {
   // Whole stride phases of padded planes: rows above and below the input (padding rows), row
   // and column strides 1-3, widths and column counts around the sixteen-column step and past
@@ -313,21 +286,6 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
       qgemm(w, indirect, p.x_zp, p.bias.data(), 0, n, QOutput::UInt8, stage, got.data(), n);
       ASSERT_EQ(got, run(QIsa::Reference, p, QOutput::UInt8, stage, 0)) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n;
     }
-}
-
-TEST(Qgemm, WholeStepInterleaveMatchesTheExactOneWithinN) {
-  std::mt19937 rng(4);
-  for (int64_t n = 1; n <= 40; ++n) {
-    std::vector<uint8_t> rows(static_cast<size_t>(4 * 48));  // each row readable to 48 columns
-    for (auto& v : rows) v = static_cast<uint8_t>(rng());
-    const uint8_t* r[4] = {rows.data(), rows.data() + 48, rows.data() + 96, rows.data() + 144};
-    std::vector<uint8_t> exact(static_cast<size_t>(4 * 48), 0), whole(static_cast<size_t>(4 * 48), 0);
-    qgemm_interleave_quad(r, n, exact.data());
-    qgemm_interleave_quad_whole(r, n, whole.data());
-    ASSERT_TRUE(std::equal(exact.begin(), exact.begin() + 4 * n, whole.begin())) << "n=" << n;
-    for (int64_t c = 0; c < n; ++c)
-      for (int j = 0; j < 4; ++j) ASSERT_EQ(exact[static_cast<size_t>(4 * c + j)], r[j][c]);
-  }
 }
 
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {

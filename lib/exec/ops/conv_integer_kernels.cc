@@ -15,16 +15,17 @@ namespace dyad::ops {
 
 namespace {
 
-// One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
-// gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
-// two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
-// of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
-// parallel region per product instead of two.
 inline void spin_pause() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
 }
+
+// One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
+// gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
+// two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
+// of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
+// parallel region per product instead of two.
 
 template <typename Prepare, typename F>
 void share_product(int64_t rows, int64_t columns, int64_t k, Prepare&& prepare, F&& fn) {
