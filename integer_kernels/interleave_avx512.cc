@@ -69,7 +69,7 @@ ColumnSteps column_steps(int64_t width, int64_t first, int64_t step, int64_t cou
 }
 
 // One row: step 1 reads sixteen bytes per step, step 2 the even bytes of thirty-two; lanes
-// whose index falls outside the row keep the pad value.
+// whose index falls outside the row, and every lane of a null row, keep the pad value.
 template <int kStep>
 inline void interleave_row(const uint8_t* const rows[4], const ColumnSteps& steps, __m128i pads, uint8_t* dst) {
   const __m128i low_bytes = _mm_set1_epi16(0x00FF);
@@ -77,6 +77,10 @@ inline void interleave_row(const uint8_t* const rows[4], const ColumnSteps& step
     const int64_t base = steps.base[i];
     __m128i v[4];
     for (int j = 0; j < 4; ++j) {
+      if (!rows[j]) {
+        v[j] = pads;
+        continue;
+      }
       const __m128i lo = _mm_mask_loadu_epi8(pads, steps.lo[i], address(rows[j], base));
       if (kStep == 1) {
         v[j] = lo;
@@ -104,7 +108,8 @@ void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, in
       for (int i = 0; i < steps.count; ++i) _mm512_mask_storeu_epi32(dst + 64 * i, steps.columns[i], pad_bytes);
       continue;
     }
-    const uint8_t* in[4] = {planes[0] + ih * width, planes[1] + ih * width, planes[2] + ih * width, planes[3] + ih * width};
+    const uint8_t* in[4];
+    for (int j = 0; j < 4; ++j) in[j] = planes[j] ? planes[j] + ih * width : nullptr;
     if (col_step == 1) interleave_row<1>(in, steps, pads, dst);
     else interleave_row<2>(in, steps, pads, dst);
   }

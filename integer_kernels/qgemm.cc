@@ -59,7 +59,7 @@ void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, i
                                   uint8_t pad, uint8_t* dst) {
   for (int64_t t = 0; t < count; ++t) {
     const int64_t i = first + t * step;
-    for (int j = 0; j < 4; ++j) dst[4 * t + j] = i >= 0 && i < width ? rows[j][i] : pad;
+    for (int j = 0; j < 4; ++j) dst[4 * t + j] = rows[j] && i >= 0 && i < width ? rows[j][i] : pad;
   }
 }
 
@@ -71,7 +71,8 @@ void interleave_phase__ref(const uint8_t* const planes[4], int64_t height, int64
       std::memset(dst, pad, static_cast<size_t>(4 * cols));
       continue;
     }
-    const uint8_t* in[4] = {planes[0] + ih * width, planes[1] + ih * width, planes[2] + ih * width, planes[3] + ih * width};
+    const uint8_t* in[4];
+    for (int j = 0; j < 4; ++j) in[j] = planes[j] ? planes[j] + ih * width : nullptr;
     interleave_quad_strided__ref(in, width, first_col, col_step, cols, pad, dst);
   }
 }
@@ -91,7 +92,6 @@ void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst
   const uint8_t* const tail[4] = {rows[0] + c, rows[1] + c, rows[2] + c, rows[3] + c};
   qgemm_detail::interleave_quad__ref(tail, n - c, dst + 4 * c);
 }
-
 
 const char* qisa_name(QIsa isa) {
   switch (isa) {

@@ -63,8 +63,9 @@ void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst
 // A whole stride phase of four channels' padded planes (each height x width), the way an
 // in-place convolution reads its input: output row r (of `rows`, each `cols` columns, written
 // one after another) holds, at dst[4t + j], channel j's input at row first_row + r * row_step
-// and column first_col + t * col_step, or `pad` where that position is outside the plane. One
-// call per phase instead of one per row: a 7 x 7 map's rows are too short to pay a call each.
+// and column first_col + t * col_step, or `pad` where that position is outside the plane (or
+// planes[j] is nullptr: a channel past the last, whose weights are 0). One call per phase
+// instead of one per row: a 7 x 7 map's rows are too short to pay a call each.
 void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
                             int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
 // The indirect form (VNNI layouts only): quad_offsets has one entry per four k.

@@ -40,12 +40,13 @@ struct OutputStage {
 };
 
 bool avx512vnni_cpu();
+bool avx2_cpu();
 
 // qgemm_interleave_quad's variants: the scalar reference and AVX-512 (exact reads and writes).
 void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 // One row of qgemm_interleave_phase, by definition: dst[4t + j] = rows[j][first + t * step], or
-// `pad` where that index is outside [0, width).
+// `pad` where that index is outside [0, width) or rows[j] is nullptr.
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
                                   uint8_t pad, uint8_t* dst);
 // qgemm_interleave_phase's variants.
@@ -53,7 +54,6 @@ void interleave_phase__ref(const uint8_t* const planes[4], int64_t height, int64
                            int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
 void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, int64_t width, int64_t first_row, int64_t row_step,
                               int64_t rows, int64_t first_col, int64_t col_step, int64_t cols, uint8_t pad, uint8_t* dst);
-bool avx2_cpu();
 
 // Every variant computes rows [m_begin, m_end) and columns [n_begin, n_end).
 // The reference: plain loops, acc = bias + sum W * (X - z) in wrapping int32, then dyadic.h.

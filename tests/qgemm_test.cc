@@ -215,7 +215,8 @@ TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
 TEST(Qgemm, PhaseInterleaveEqualsTheScalarTwin) {
   // Whole stride phases of padded planes: rows above and below the input (padding rows), row
   // and column strides 1-3, widths and column counts around the sixteen-column step and past
-  // the AVX-512 variant's longest row (which then takes the reference).
+  // the AVX-512 variant's longest row (which then takes the reference), and in every other
+  // trial a null fourth plane (a channel past the last: all pad).
   if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
   for (int trial = 0; trial < 300; ++trial) {
@@ -232,16 +233,18 @@ TEST(Qgemm, PhaseInterleaveEqualsTheScalarTwin) {
       for (int64_t i = 0; i < height * width; ++i) planes.back()[static_cast<size_t>(i)] = static_cast<uint8_t>(rng());
       p[j] = planes.back().get();
     }
+    if (trial % 2) p[3] = nullptr;
     std::vector<uint8_t> reference(static_cast<size_t>(4 * rows * cols + 8), 0x5A), simd(reference);
     qgemm_detail::interleave_phase__ref(p, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, reference.data());
     qgemm_detail::interleave_phase__avx512(p, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, simd.data());
     ASSERT_EQ(simd, reference) << "height " << height << " width " << width << " rows from " << first_row << " by " << row_step
                                << " cols from " << first_col << " by " << col_step << " x " << cols;
-    for (int64_t r = 0; r < rows; ++r)  // the reference against the definition, channel 1
+    for (int64_t r = 0; r < rows; ++r)  // the reference against the definition, channels 1 and 3
       for (int64_t t = 0; t < cols; ++t) {
         const int64_t ih = first_row + r * row_step, iw = first_col + t * col_step;
         const bool inside = ih >= 0 && ih < height && iw >= 0 && iw < width;
         ASSERT_EQ(reference[static_cast<size_t>(4 * (r * cols + t) + 1)], inside ? p[1][ih * width + iw] : pad);
+        ASSERT_EQ(reference[static_cast<size_t>(4 * (r * cols + t) + 3)], inside && p[3] ? p[3][ih * width + iw] : pad);
       }
   }
 }

@@ -81,6 +81,11 @@ class IntegerGraphBuilder {
   // True when every reader of `value` is an elementwise op the table chains take (scalar
   // constants, other inputs from the same chain), so its uint8 form feeds tables alone.
   bool feeds_only_tables(const std::string& value) const;
+  // True when a layer's `result` (no activation folded after its `output`) is a graph output
+  // that nothing else reads: both forms then leave it float, with no 8-bit step.
+  bool is_final_float_output(const std::string& result, const std::string& output) const {
+    return result == output && g_.is_graph_output(result) && g_.consumers(result).empty();
+  }
   // Per-channel DyadicRequant of a Conv accumulator into `result` (per_channel_preactivations).
   void requantize_per_channel(const std::string& acc, const std::vector<double>& in_times_weight_scales, Shape constant_shape,
                               const std::string& result, const ChannelStats& channels, int32_t levels);

@@ -325,7 +325,7 @@ void IntegerGraphBuilder::finish_layer(const Node& n, const std::string& output,
     record_layer(n, result, input, wq, acc, output);
     return;
   }
-  if (result == output && g_.is_graph_output(result) && g_.consumers(result).empty()) {
+  if (is_final_float_output(result, output)) {
     // The model's result (a classifier's logits): one DequantizeLinear of the int32 accumulators
     // keeps their precision, where 256 levels could tie the two largest logits.
     std::vector<float> scales;

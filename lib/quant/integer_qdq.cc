@@ -78,7 +78,7 @@ bool IntegerGraphBuilder::emit_qdq(const Node& n) {
   }
   float lo, hi;
   const std::string result = fold_activation(n.outputs[0], lo, hi);
-  if (w && result == n.outputs[0] && g_.is_graph_output(result) && g_.consumers(result).empty()) {
+  if (w && is_final_float_output(result, n.outputs[0])) {
     // The model's result stays float, as the integer form dequantizes its accumulators.
     used_.insert(result);
     copy.outputs = {result};

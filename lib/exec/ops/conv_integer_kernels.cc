@@ -26,7 +26,6 @@ inline void spin_pause() {
 // two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
 // of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
 // parallel region per product instead of two.
-
 template <typename Prepare, typename F>
 void share_product(int64_t rows, int64_t columns, int64_t k, Prepare&& prepare, F&& fn) {
   const int64_t tiles = (columns + 31) / 32, panels = (rows + kQgemmRowAlign - 1) / kQgemmRowAlign;
@@ -123,11 +122,9 @@ void fill_in_place(const WindowGeometry& g, const InPlaceLayout& l, const uint8_
                    uint8_t* buffer, int64_t quad_begin = 0, int64_t quad_end = -1) {
   const int64_t H = g.in[0], W = g.in[1], sh = g.stride[0], sw = g.stride[1], wq = l.wq;
   if (quad_end < 0) quad_end = (channels + 3) / 4;
-  thread_local std::vector<uint8_t> pad_plane;  // the stand-in for channels past the end (their weights are 0)
-  if (quad_end * 4 > channels) pad_plane.assign(static_cast<size_t>(H * W), pad);
   for (int64_t q = quad_begin; q < quad_end; ++q) {
     const uint8_t* in[4];
-    for (int64_t j = 0; j < 4; ++j) in[j] = q * 4 + j < channels ? planes + (q * 4 + j) * H * W : pad_plane.data();
+    for (int64_t j = 0; j < 4; ++j) in[j] = q * 4 + j < channels ? planes + (q * 4 + j) * H * W : nullptr;  // past the end: pad
     for (int64_t phase = 0; phase < l.phases; ++phase) {
       const int64_t pa = phase / sw, pb = phase % sw;
       uint8_t* out = buffer + (q * l.phases + phase) * l.plane * 4;
@@ -262,15 +259,12 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   // Quads [q_begin, q_end) of item's activations. A 1x1 convolution's quad is four channel
   // planes read at the stride, which one phase interleave writes straight into the packing.
   const bool one_by_one = g.in.size() == 2 && g.kernel_size() == 1;
-  thread_local std::vector<uint8_t> pad_plane;  // the stand-in for channels past the end
-  if (one_by_one && Cg % 4 != 0) pad_plane.assign(static_cast<size_t>(in_size), pad);
-  const uint8_t* const pad_data = pad_plane.data();
   auto pack_quads = [&](int64_t item, QPackedActivations& acts, int64_t q_begin, int64_t q_end) {
     if (!one_by_one) return qgemm_pack_activation_rows(acts, 4 * q_begin, 4 * q_end, rows_of(item));
     const uint8_t* planes = x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size;
     for (int64_t q = q_begin; q < q_end; ++q) {
       const uint8_t* quad[4];
-      for (int64_t j = 0; j < 4; ++j) quad[j] = q * 4 + j < Cg ? planes + (q * 4 + j) * in_size : pad_data;
+      for (int64_t j = 0; j < 4; ++j) quad[j] = q * 4 + j < Cg ? planes + (q * 4 + j) * in_size : nullptr;  // past the end: pad
       qgemm_interleave_phase(quad, g.in[0], g.in[1], -g.pad_begin[0], g.stride[0], g.out[0], -g.pad_begin[1], g.stride[1], g.out[1], pad,
                              acts.data.data() + q * out_size * 4);
     }

@@ -12,6 +12,26 @@ namespace dyad::ops {
 
 // The node's cache slots: what each kind of derived data is kept in.
 enum class CacheSlot : size_t { Weights = 0, OutputStage = 1, Geometry = 2, Plan = 3 };
+static_assert(static_cast<size_t>(CacheSlot::Plan) < KernelContext::kNodeCacheSlots);
+
+namespace node_cache_detail {
+
+// The Entry in `cache` if `matches` accepts it, else a new one from make(), stored in `cache`
+// (or, with no cache, kept alive through the call).
+template <typename Entry, typename Matches, typename Make>
+const Entry& entry_for(std::shared_ptr<void>* cache, Matches&& matches, Make&& make) {
+  if (cache && *cache) {
+    const auto* entry = static_cast<const Entry*>(cache->get());
+    if (matches(*entry)) return *entry;
+  }
+  auto entry = std::make_shared<Entry>(make());
+  thread_local std::shared_ptr<void> scratch;
+  if (cache) *cache = entry;
+  else scratch = entry;
+  return *entry;
+}
+
+}  // namespace node_cache_detail
 
 template <typename T, typename Make>
 const T& derived_from_input(const KernelContext& ctx, size_t input, Make&& make, CacheSlot slot = CacheSlot::Weights) {
@@ -19,19 +39,11 @@ const T& derived_from_input(const KernelContext& ctx, size_t input, Make&& make,
     const void* source;
     T value;
   };
-  static_assert(static_cast<size_t>(CacheSlot::Plan) < KernelContext::kNodeCacheSlots);
   const void* source = ctx.in(input).raw();
-  const bool cacheable = ctx.node_cache && ctx.input_is_constant(input);
-  std::shared_ptr<void>* cache = cacheable ? ctx.node_cache + static_cast<size_t>(slot) : nullptr;
-  if (cache && *cache) {
-    const auto* entry = static_cast<const Entry*>(cache->get());
-    if (entry->source == source) return entry->value;
-  }
-  auto entry = std::make_shared<Entry>(Entry{source, make()});
-  thread_local std::shared_ptr<void> scratch;  // keeps an uncached value alive through the call
-  if (cache) *cache = entry;
-  else scratch = entry;
-  return entry->value;
+  std::shared_ptr<void>* cache = ctx.node_cache && ctx.input_is_constant(input) ? ctx.node_cache + static_cast<size_t>(slot) : nullptr;
+  return node_cache_detail::entry_for<Entry>(
+             cache, [&](const Entry& e) { return e.source == source; }, [&] { return Entry{source, make()}; })
+      .value;
 }
 
 // Data derived from the shapes a node runs on (a convolution's geometry and addressing),
@@ -49,15 +61,13 @@ const T& derived_from_shapes(const KernelContext& ctx, CacheSlot slot, std::init
       if (e.shapes[i++] != *s) return false;
     return true;
   };
+  auto fresh = [&] {
+    std::vector<Shape> key;
+    for (const Shape* s : shapes) key.push_back(*s);
+    return Entry{std::move(key), make()};
+  };
   std::shared_ptr<void>* cache = ctx.node_cache ? ctx.node_cache + static_cast<size_t>(slot) : nullptr;
-  if (cache && *cache && same(*static_cast<const Entry*>(cache->get()))) return static_cast<const Entry*>(cache->get())->value;
-  std::vector<Shape> key;
-  for (const Shape* s : shapes) key.push_back(*s);
-  auto entry = std::make_shared<Entry>(Entry{std::move(key), make()});
-  thread_local std::shared_ptr<void> scratch;
-  if (cache) *cache = entry;
-  else scratch = entry;
-  return entry->value;
+  return node_cache_detail::entry_for<Entry>(cache, same, fresh).value;
 }
 
 }  // namespace dyad::ops
