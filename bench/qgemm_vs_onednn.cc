@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dnnl.hpp>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -34,17 +35,22 @@ struct Shape3 {
   int64_t m, n, k;
 };
 
-template <typename F>
-double median_ms(int repeats, F&& f) {
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+// Medians of each function's time over `repeats` rounds, one call of each per round (after
+// three warm-up rounds).
+std::vector<double> median_ms_interleaved(int repeats, const std::vector<std::function<void()>>& fns) {
+  std::vector<std::vector<double>> ms(fns.size());
+  for (int round = -3; round < repeats; ++round)
+    for (size_t i = 0; i < fns.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fns[i]();
+      if (round >= 0) ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  std::vector<double> medians;
+  for (auto& v : ms) {
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[v.size() / 2]);
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return medians;
 }
 
 struct OneDnn {
@@ -133,13 +139,14 @@ int main(int argc, char** argv) {
             }
           }
         };
-        const double dyad_ms = median_ms(repeats, compute);
-        const double pack_ms = median_ms(repeats, [&] {
+        auto pack_and_compute = [&] {
           px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
           compute();
-        });
+        };
         OneDnn dnn(s, a, b_kn, requant);
-        const double dnn_ms = median_ms(repeats, [&] { dnn.run(); });
+        // Interleaved rounds, so that the host's drifting speed reaches all three alike.
+        const std::vector<double> ms = median_ms_interleaved(repeats, {compute, pack_and_compute, [&] { dnn.run(); }});
+        const double dyad_ms = ms[0], pack_ms = ms[1], dnn_ms = ms[2];
         const double g = ops / dyad_ms / 1e6, gp = ops / pack_ms / 1e6, gd = ops / dnn_ms / 1e6;
         std::printf("%-26s %2d %5s %10.0f %10.0f %10.0f %8.2fx %8.2fx %6.0f%%\n", s.label, threads, requant ? "u8" : "s32", g, gp,
                     gd, g / gd, gp / gd, 100.0 * g / (peak1 * threads));

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "integer_kernels/qadd.h"
+#include "integer_kernels/requantize_avx512.h"
 
 namespace dyad {
 
@@ -32,7 +33,7 @@ void u8_dyadic_add_16__avx512(const QAddParams& p, const uint8_t* a, const uint8
     const __m512i odd = finish(_mm512_mul_epi32(_mm512_srli_epi64(da, 32), ma), _mm512_mul_epi32(_mm512_srli_epi64(db, 32), mb));
     // Results are in [0, 255]: an even lane's low half and the odd one shifted up make the pair.
     const __m512i woven = _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFF)), _mm512_slli_epi64(odd, 32));
-    _mm_mask_storeu_epi8(y + i, mask, _mm512_cvtepi32_epi8(woven));
+    _mm_mask_storeu_epi8(y + i, mask, low_bytes16(woven));
   }
 }
 

@@ -41,24 +41,24 @@ std::vector<TapPair> tap_pairs(const QDepthwiseShape& s, const int8_t* w) {
 }
 
 // Stores sixteen finished accumulators (bias included) at y + at, `count` of them.
-inline void store16(const QDepthwiseOutput& out, __m512i acc, void* y, int64_t at, int64_t count) {
+inline void store16(const QDepthwiseOutput& out, const Requantizer& requantizer, __m512i acc, void* y, int64_t at, int64_t count) {
   const __mmask16 mask = count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1);
   if (out.output == QOutput::Int32) {
     _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + at, mask, acc);
     return;
   }
-  const __m512i q = requantize16(acc, out.multiplier, out.zero_point, out.qmin, out.qmax);
+  const __m512i q = requantize16(acc, requantizer);
   // uint8 and int8 store the same low bytes (in range already), narrowed in a register:
   // vpmovdb to memory is slow on Zen 4.
-  _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + at, mask, _mm512_cvtepi32_epi8(q));
+  _mm_mask_storeu_epi8(static_cast<uint8_t*>(y) + at, mask, low_bytes16(q));
 }
 
 // Thirty-two outputs from the even ones (lanes 0, 2, ...) and the odd ones, `count` of them.
-inline void store32(const QDepthwiseOutput& out, __m512i even, __m512i odd, void* y, int64_t at, int64_t count) {
+inline void store32(const QDepthwiseOutput& out, const Requantizer& requantizer, __m512i even, __m512i odd, void* y, int64_t at, int64_t count) {
   const __m512i lo = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), odd);
   const __m512i hi = _mm512_permutex2var_epi32(even, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), odd);
-  store16(out, lo, y, at, count);
-  if (count > 16) store16(out, hi, y, at + 16, count - 16);
+  store16(out, requantizer, lo, y, at, count);
+  if (count > 16) store16(out, requantizer, hi, y, at + 16, count - 16);
 }
 
 void plane(const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, const int8_t* w, const QDepthwiseOutput& out, void* y,
@@ -73,6 +73,7 @@ void plane(const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, con
     for (int64_t iw = 0; iw < s.width; ++iw) r[iw] = static_cast<int16_t>(in[iw] - x_zero_point);
   }
   const std::vector<TapPair> pairs = tap_pairs(s, w);
+  const Requantizer requantizer = make_requantizer(out.multiplier, out.zero_point, out.qmin, out.qmax);
   const int16_t* rows = widened.data();
   for (int64_t oh = 0; oh < s.out_height; ++oh)
     for (int64_t c = 0; c < chunks; ++c) {
@@ -87,8 +88,8 @@ void plane(const QDepthwiseShape& s, const uint8_t* x, int32_t x_zero_point, con
         if (sw == 1) odd = _mm512_dpwssd_epi32(odd, _mm512_loadu_si512(at + 1), weights);
       }
       const int64_t count = std::min<int64_t>(per_chunk, s.out_width - ow0), base = oh * s.out_width + ow0;
-      if (sw == 1) store32(out, even, _mm512_add_epi32(odd, _mm512_set1_epi32(out.bias)), y, base, count);
-      else store16(out, even, y, base, count);
+      if (sw == 1) store32(out, requantizer, even, _mm512_add_epi32(odd, _mm512_set1_epi32(out.bias)), y, base, count);
+      else store16(out, requantizer, even, y, base, count);
     }
 }
 

@@ -153,9 +153,35 @@ void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations&
   p.isa = isa;
   p.k = k;
   p.n = n;
-  // VNNI: [K/4][N][4], the four k of one column adjacent, as vpdpbusd reads them; padded k rows
-  // are packed as 0 (their weights are 0 too). Reference: plain [K][N].
-  p.data.resize(static_cast<size_t>(isa == QIsa::Reference ? k * n : round_up(k, 4) * n));
+  p.layout = QActivationLayout::Tiled;
+  p.base = nullptr;
+  p.quad_offsets.clear();
+  if (isa == QIsa::Reference) {  // plain [K][N]
+    p.data.resize(static_cast<size_t>(k * n));
+    return;
+  }
+  // Tiled: [ceil(N/32)][K/4][32][4], the four k of one column adjacent, as vpdpbusd reads them;
+  // padded k rows are packed as 0 (their weights are 0 too), and so are the columns past N.
+  constexpr int64_t kTile = QPackedActivations::kTileColumns;
+  const int64_t k4 = round_up(k, 4) / 4, tiles = (n + kTile - 1) / kTile;
+  p.quad_pitch = kTile * 4;
+  p.tile_stride = k4 * kTile * 4;
+  p.data.resize(static_cast<size_t>(tiles * p.tile_stride));
+  if (const int64_t used = n % kTile; used != 0)
+    for (int64_t q = 0; q < k4; ++q) std::memset(p.data.data() + (tiles - 1) * p.tile_stride + q * kTile * 4 + used * 4, 0, static_cast<size_t>((kTile - used) * 4));
+}
+
+void qgemm_activations_reset_strided(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
+  DYAD_CHECK(isa != QIsa::Reference);
+  p.isa = isa;
+  p.k = k;
+  p.n = n;
+  p.layout = QActivationLayout::Strided;
+  p.base = nullptr;
+  p.quad_offsets.clear();
+  p.quad_pitch = n * 4;
+  p.tile_stride = QPackedActivations::kTileColumns * 4;
+  p.data.resize(static_cast<size_t>(round_up(k, 4) * n));
 }
 
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row) {
@@ -169,13 +195,22 @@ void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_
     }
     return;
   }
-  DYAD_CHECK(row_begin % 4 == 0);
+  DYAD_CHECK(row_begin % 4 == 0 && p.layout != QActivationLayout::Indirect);
   uint8_t* zeros = scratch.data() + 4 * n;
   std::memset(zeros, 0, static_cast<size_t>(n));
+  constexpr int64_t kTile = QPackedActivations::kTileColumns;
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 4) {
     const uint8_t* rows[4];
     for (int64_t j = 0; j < 4; ++j) rows[j] = r0 + j < p.k ? row(r0 + j, scratch.data() + j * n) : zeros;
-    qgemm_interleave_quad(rows, n, p.data.data() + r0 * n);
+    uint8_t* quad = p.data.data() + (r0 / 4) * p.quad_pitch;
+    if (p.layout == QActivationLayout::Tiled) {  // one interleave per chunk
+      for (int64_t c0 = 0; c0 < n; c0 += kTile) {
+        const uint8_t* chunk[4] = {rows[0] + c0, rows[1] + c0, rows[2] + c0, rows[3] + c0};
+        qgemm_interleave_quad(chunk, std::min(kTile, n - c0), quad + (c0 / kTile) * p.tile_stride);
+      }
+    } else {
+      qgemm_interleave_quad(rows, n, quad);
+    }
   }
 }
 
@@ -192,29 +227,32 @@ QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, co
   p.isa = isa;
   p.k = k;
   p.n = n;
+  p.layout = QActivationLayout::Indirect;
   p.base = base;
   p.quad_offsets = std::move(quad_offsets);
+  p.tile_stride = QPackedActivations::kTileColumns * 4;
   return p;
 }
 
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx) {
   QPackedActivations p;
-  p.isa = isa;
-  p.k = k;
-  p.n = n;
+  qgemm_activations_reset(isa, k, n, p);
   if (isa == QIsa::Reference) {
-    p.data.resize(static_cast<size_t>(k * n));
     for (int64_t c = 0; c < n; ++c)
       for (int64_t r = 0; r < k; ++r) p.data[static_cast<size_t>(r * n + c)] = xt[c * ldx + r];
     return p;
   }
-  // [K/4][N][4]: a column's four k are adjacent in its row of xt, so whole groups copy at once.
+  // A column's four k are adjacent in its row of xt, so whole groups copy at once; a partial
+  // last group leaves the zeros of a padded k row.
   const int64_t k4 = round_up(k, 4) / 4;
-  p.data.assign(static_cast<size_t>(k4 * n * 4), 0);
   for (int64_t c = 0; c < n; ++c) {
     const uint8_t* src = xt + c * ldx;
-    for (int64_t q = 0; q < k4; ++q)
-      std::memcpy(p.data.data() + (q * n + c) * 4, src + q * 4, static_cast<size_t>(std::min<int64_t>(4, k - q * 4)));
+    for (int64_t q = 0; q < k4; ++q) {
+      uint8_t* dst = const_cast<uint8_t*>(p.at(q, c));
+      const int64_t bytes = std::min<int64_t>(4, k - q * 4);
+      std::memcpy(dst, src + q * 4, static_cast<size_t>(bytes));
+      if (bytes < 4) std::memset(dst + bytes, 0, static_cast<size_t>(4 - bytes));
+    }
   }
   return p;
 }
@@ -236,15 +274,17 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
     qu8_qs8_gemm__ref(w, x, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
     return;
   }
-  // Where each quad of k starts: the variants read activations only through this table.
+  // Where each quad of k starts: the variants read activations only through this table and the
+  // chunk stride.
   const int64_t k4 = round_up(w.k, 4) / 4;
   thread_local std::vector<const uint8_t*> quads;
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
+  const QActivationAddressing acts{quads.data(), x.tile_stride};
   if (w.isa == QIsa::Avx512Vnni)
-    qu8_qs8_gemm_8x32c4__avx512vnni(w, quads.data(), x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+    qu8_qs8_gemm_8x32c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
   else
-    qu8_qs8_gemm_4x8c4__avx2(w, quads.data(), x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+    qu8_qs8_gemm_4x8c4__avx2(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
 }
 
 }  // namespace dyad

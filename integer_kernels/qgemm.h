@@ -38,17 +38,30 @@ struct QPackedWeights {
 QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw);
 
 // Activations packed for one variant; pack once per product (each is reused by every row block).
-// The VNNI layouts (AVX-512, AVX2) group k by four: quad q holds, for each column c, the four
-// bytes X[4q..4q+3][c] at quad(q) + 4c. Dense form: the quads one after another in `data`.
-// Indirect form (quad_offsets set): quad q starts at base + quad_offsets[q] in the caller's
-// memory, which is how a stride-1 convolution reads its padded input in place, without im2col.
+// The VNNI layouts (AVX-512, AVX2) group k by four: in quad q, each column c holds the four bytes
+// X[4q..4q+3][c] side by side. Where a quad's columns lie, at(q, c):
+//  - Tiled (what qgemm_pack_* make): columns in chunks of 32, [ceil(N/32)][K/4][32][4]. A
+//    32-column tile's k steps follow one another in memory, so the GEMM streams them in order
+//    and needs no copy of its own (a quad's columns N * 4 bytes apart cost a copy per product:
+//    a sixth of a ResNet stage's time). Columns past N in the last chunk are zero.
+//  - Strided: quad q's N columns consecutive, at data + q * N * 4 (a 1x1 convolution's
+//    interleaved planes, written whole rows at a time).
+//  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
+//    caller's memory, which is how a convolution reads its padded input in place, without im2col.
+enum class QActivationLayout { Tiled, Strided, Indirect };
 struct QPackedActivations {
+  static constexpr int64_t kTileColumns = 32;
   QIsa isa = QIsa::Reference;
+  QActivationLayout layout = QActivationLayout::Tiled;  // the VNNI layouts' (Reference: plain [K][N])
   int64_t k = 0, n = 0;
   std::vector<uint8_t> data;
   const uint8_t* base = nullptr;
   std::vector<int64_t> quad_offsets;
-  const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * n * 4 : base + quad_offsets[static_cast<size_t>(q)]; }
+  int64_t quad_pitch = 0;   // bytes from quad q to q + 1 in `data` (Tiled, Strided)
+  int64_t tile_stride = 0;  // bytes from a quad's 32-column chunk to the next: K/4 * 128 when Tiled, else 128
+  // Where quad q's first column is.
+  const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * quad_pitch : base + quad_offsets[static_cast<size_t>(q)]; }
+  const uint8_t* at(int64_t q, int64_t col) const { return quad(q) + (col / kTileColumns) * tile_stride + (col % kTileColumns) * 4; }
 };
 QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
 // Packing row by row, for callers that make X's rows on the fly (a convolution's im2col) or
@@ -56,9 +69,12 @@ QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k,
 // multiples of four, which threads may share). row(r, scratch) returns row r's n bytes, either
 // in the caller's memory or written into `scratch` (n bytes, the caller's to fill).
 void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
+// The Strided layout instead, for a caller that writes quad q's n columns at p.data + q * n * 4
+// itself (VNNI layouts only).
+void qgemm_activations_reset_strided(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
 using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
-// dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout.
+// dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout (Strided).
 void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
 // A whole stride phase of four channels' padded planes (each height x width), the way an
 // in-place convolution reads its input: output row r (of `rows`, each `cols` columns, written

@@ -1,9 +1,10 @@
 // qu8_qs8_gemm_8x32c4__avx512vnni: 8 weight rows x 32 activation columns per register tile,
 // four k per vpdpbusd (u8 activations x s8 weights, exact int32 sums, wrapping like the
-// reference). Columns go in blocks sized for L2, each block's activations copied tile by tile
-// into consecutive memory when enough weight rows reuse them. Epilogue: per row,
-// acc += bias - z * rowsum, then requantize16 (requantize_avx512.h) and a truncating narrow to
-// bytes, which is exact because the values are already in range.
+// reference). Columns go in blocks sized for L2. Tiled activations are read where they are
+// (each tile's k steps are consecutive); Strided and Indirect ones are copied tile by tile into
+// consecutive memory when enough weight rows reuse them. Epilogue, once per tile from the
+// spilled sums: per row, acc += bias - z * rowsum, then requantize16 (requantize_avx512.h) and a
+// truncating narrow to bytes, which is exact because the values are already in range.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -66,82 +67,180 @@ inline void* element_at(void* base, int64_t index, int64_t bytes) {
   return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(base) + static_cast<uintptr_t>(index * bytes));
 }
 
-struct Epilogue {
-  const OutputStage& out;
-
-  // Finishes sixteen columns of row `row`, stored as `runs` says.
-  __attribute__((always_inline)) void store(__m512i acc, int64_t row, const LaneRuns& runs) const {
-    acc = _mm512_add_epi32(acc, _mm512_set1_epi32(static_cast<int32_t>(out.offset(row))));
-    const QOutput output = out.output;
-    const int64_t row_start = row * out.ldy;
-    const QOutputStage& stage = out.stage;
-    if (output == QOutput::Int32) {
-      for (int r = 0; r < runs.count; ++r) _mm512_mask_storeu_epi32(element_at(out.y, row_start + runs.shift[r], 4), runs.mask[r], acc);
-      return;
-    }
-    // uint8 and int8 store the same low bytes: the values are already in range.
-    const __m512i q = requantize16(acc, stage.multipliers[row], stage.zero_point_of(row), stage.qmin, stage.qmax);
-    const __m128i bytes = _mm512_cvtepi32_epi8(q);  // narrowed in a register: vpmovdb to memory is slow on Zen 4
-    for (int r = 0; r < runs.count; ++r) _mm_mask_storeu_epi8(element_at(out.y, row_start + runs.shift[r], 1), runs.mask[r], bytes);
-  }
+// A weight panel's output stage, worked out once for all its tiles: each row's bias - z * rowsum
+// and requantizer.
+struct PanelStage {
+  int32_t offset[kVnniRows];
+  Requantizer requantizer[kVnniRows];
 };
 
-// acc += u8 x s8 in groups of four, as _mm512_dpbusd_epi32, in asm so that the accumulator is
-// tied to its register: with the intrinsic GCC 12 copied accumulators between registers on
-// every k step.
-inline __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8) {
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));
-  return acc;
+PanelStage panel_stage(const OutputStage& out, int64_t row0, int64_t rows) {
+  PanelStage p;
+  const QOutputStage& stage = out.stage;
+  for (int64_t r = 0; r < rows; ++r) {
+    p.offset[r] = static_cast<int32_t>(out.offset(row0 + r));
+    if (out.output != QOutput::Int32)
+      p.requantizer[r] = make_requantizer(stage.multipliers[row0 + r], stage.zero_point_of(row0 + r), stage.qmin, stage.qmax);
+  }
+  return p;
 }
 
-// Named accumulators (GCC 12 keeps an array of vectors in memory; named ones stay in registers).
-#define DYAD_QROW_INIT(r) __m512i c##r##0 = _mm512_setzero_si512(), c##r##1 = _mm512_setzero_si512();
-#define DYAD_QROW_DOT(r)                                   \
-  {                                                        \
-    int32_t packed;                                        \
-    std::memcpy(&packed, pw + r * 4, 4);                   \
-    const __m512i wv = _mm512_set1_epi32(packed);          \
-    c##r##0 = dpbusd(c##r##0, b0, wv);                     \
-    c##r##1 = dpbusd(c##r##1, b1, wv);                     \
+// Finishes a tile's rows [row0, row0 + rows) from its accumulators (row r's two vectors at
+// acc[2r], acc[2r + 1], lane i for product column col_base + i), storing lanes [lane_begin,
+// lane_end) only: adds bias - z * rowsum, then stores the int32 sums or requantizes and narrows
+// to bytes. One instance per output type and addressing, picked once per product: kRuns when
+// the output drops wide columns (QOutputStage::column_pitch), else each half's lanes go to
+// consecutive columns under one mask.
+template <bool kBytes, bool kRuns>
+void finish_rows(const __m512i* acc, const PanelStage& panel, int64_t rows, int64_t row0, int64_t col_base, int64_t lane_begin,
+                 int64_t lane_end, const OutputStage& out) {
+  const __mmask16 masks[2] = {static_cast<__mmask16>(lane_mask(lane_end) & ~lane_mask(lane_begin)),
+                              static_cast<__mmask16>(lane_mask(lane_end - 16) & ~lane_mask(lane_begin - 16))};
+  LaneRuns runs[2];
+  if (kRuns)
+    for (int h = 0; h < 2; ++h) {
+      runs[h] = lane_runs(out.stage, col_base + 16 * h, 16);
+      for (int i = 0; i < runs[h].count; ++i) runs[h].mask[i] &= masks[h];
+    }
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512i offset = _mm512_set1_epi32(panel.offset[r]);
+    const int64_t row_start = (row0 + r) * out.ldy;
+    for (int h = 0; h < 2; ++h) {
+      if (masks[h] == 0) continue;
+      const __m512i sum = _mm512_add_epi32(acc[2 * r + h], offset);
+      if (!kBytes) {
+        if (kRuns)
+          for (int i = 0; i < runs[h].count; ++i)
+            _mm512_mask_storeu_epi32(element_at(out.y, row_start + runs[h].shift[i], 4), runs[h].mask[i], sum);
+        else
+          _mm512_mask_storeu_epi32(element_at(out.y, row_start + col_base + 16 * h, 4), masks[h], sum);
+        continue;
+      }
+      // uint8 and int8 store the same low bytes: the values are already in range.
+      const __m128i bytes = low_bytes16(requantize16(sum, panel.requantizer[r]));
+      if (kRuns)
+        for (int i = 0; i < runs[h].count; ++i)
+          _mm_mask_storeu_epi8(element_at(out.y, row_start + runs[h].shift[i], 1), runs[h].mask[i], bytes);
+      else
+        _mm_mask_storeu_epi8(element_at(out.y, row_start + col_base + 16 * h, 1), masks[h], bytes);
+    }
   }
-#define DYAD_QROW_STORE(r)                                 \
-  if (r < kValidRows) {                                    \
-    e.store(c##r##0, row0 + r, runs0);                     \
-    if (m1) e.store(c##r##1, row0 + r, runs1);             \
-  }
+}
 
-// The activations of one 32-column tile, quad kk at `packed + 128 kk`: copied there from the
-// quads once per column block, so that the k steps of a tile read consecutive memory instead of
-// addresses a whole row of activations apart (N * 4 bytes: with N = 1024 every step mapped to
-// the same L1 set and evicted the last).
-//
-// One loop per instance (kMasked: a partial tile read in place, with masked loads): two loops
-// in one function merged the accumulators afterwards, and GCC 12 then copied seven of them
-// between registers on every k step.
-template <int kValidRows, bool kPacked, bool kMasked>
-void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t* const* quads, int64_t row0, int64_t col0,
-          int64_t cols, const Epilogue& e) {
-  const __mmask16 m0 = lane_mask(cols), m1 = lane_mask(cols - 16);
-  DYAD_QROW_INIT(0) DYAD_QROW_INIT(1) DYAD_QROW_INIT(2) DYAD_QROW_INIT(3)
-  DYAD_QROW_INIT(4) DYAD_QROW_INIT(5) DYAD_QROW_INIT(6) DYAD_QROW_INIT(7)
+using FinishFn = void (*)(const __m512i*, const PanelStage&, int64_t, int64_t, int64_t, int64_t, int64_t, const OutputStage&);
+
+FinishFn finish_for(const OutputStage& out) {
+  const bool bytes = out.output != QOutput::Int32, runs = out.stage.column_pitch != 0;
+  return bytes ? (runs ? finish_rows<true, true> : finish_rows<true, false>) : (runs ? finish_rows<false, true> : finish_rows<false, false>);
+}
+
+// The k loop of a tile is inline asm, whole, with fixed registers: accumulators zmm0-15 (row r
+// in zmm(2r) and zmm(2r + 1)), activations zmm16-17, broadcast weights zmm18-19. With
+// intrinsics (and even with an asm vpdpbusd tying each accumulator) GCC 12 copied five of the
+// sixteen accumulators between registers on every k step, ten extra instructions per sixteen
+// products; and an asm statement cannot name sixteen read-write vectors as operands (30 at
+// most, each read-write one counting twice). So the sums leave through memory, once per tile
+// (hence the "memory" clobber, which also covers the activations and weights the loop reads, and
+// volatile: no output operand keeps the statement alive).
+#define DYAD_QROW_ASM(w, a0, a1)           \
+  "vpbroadcastd " w "(%[pw]), %%zmm18\n\t" \
+  "vpdpbusd %%zmm18, %%zmm16, %%zmm" a0 "\n\t" \
+  "vpdpbusd %%zmm18, %%zmm17, %%zmm" a1 "\n\t"
+#define DYAD_QTILE_ASM                                                                                   \
+  DYAD_QROW_ASM("0", "0", "1") DYAD_QROW_ASM("4", "2", "3") DYAD_QROW_ASM("8", "4", "5")                 \
+  DYAD_QROW_ASM("12", "6", "7") DYAD_QROW_ASM("16", "8", "9") DYAD_QROW_ASM("20", "10", "11")           \
+  DYAD_QROW_ASM("24", "12", "13") DYAD_QROW_ASM("28", "14", "15")
+#define DYAD_QTILE_ZERO                                                                                  \
+  "vpxord %%zmm0, %%zmm0, %%zmm0\n\t" "vmovdqa64 %%zmm0, %%zmm1\n\t" "vmovdqa64 %%zmm0, %%zmm2\n\t"      \
+  "vmovdqa64 %%zmm0, %%zmm3\n\t" "vmovdqa64 %%zmm0, %%zmm4\n\t" "vmovdqa64 %%zmm0, %%zmm5\n\t"           \
+  "vmovdqa64 %%zmm0, %%zmm6\n\t" "vmovdqa64 %%zmm0, %%zmm7\n\t" "vmovdqa64 %%zmm0, %%zmm8\n\t"           \
+  "vmovdqa64 %%zmm0, %%zmm9\n\t" "vmovdqa64 %%zmm0, %%zmm10\n\t" "vmovdqa64 %%zmm0, %%zmm11\n\t"         \
+  "vmovdqa64 %%zmm0, %%zmm12\n\t" "vmovdqa64 %%zmm0, %%zmm13\n\t" "vmovdqa64 %%zmm0, %%zmm14\n\t"        \
+  "vmovdqa64 %%zmm0, %%zmm15\n\t"
+#define DYAD_QTILE_SPILL                                                                                 \
+  "vmovdqa64 %%zmm0, (%[acc])\n\t" "vmovdqa64 %%zmm1, 64(%[acc])\n\t" "vmovdqa64 %%zmm2, 128(%[acc])\n\t" \
+  "vmovdqa64 %%zmm3, 192(%[acc])\n\t" "vmovdqa64 %%zmm4, 256(%[acc])\n\t" "vmovdqa64 %%zmm5, 320(%[acc])\n\t" \
+  "vmovdqa64 %%zmm6, 384(%[acc])\n\t" "vmovdqa64 %%zmm7, 448(%[acc])\n\t" "vmovdqa64 %%zmm8, 512(%[acc])\n\t" \
+  "vmovdqa64 %%zmm9, 576(%[acc])\n\t" "vmovdqa64 %%zmm10, 640(%[acc])\n\t" "vmovdqa64 %%zmm11, 704(%[acc])\n\t" \
+  "vmovdqa64 %%zmm12, 768(%[acc])\n\t" "vmovdqa64 %%zmm13, 832(%[acc])\n\t" "vmovdqa64 %%zmm14, 896(%[acc])\n\t" \
+  "vmovdqa64 %%zmm15, 960(%[acc])\n\t"
+#define DYAD_QTILE_CLOBBERS                                                                              \
+  "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+      "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "memory"
+
+// One 32-column tile, lanes [lane_begin, lane_end) of it stored. kPacked: quad kk's 32 columns
+// at `packed + 128 kk`, consecutive memory (a Tiled layout's chunk, or a copy the driver made).
+// Otherwise quad kk is read in place at quads[kk] + offset, under lane masks when the tile is
+// partial (kMasked). All eight rows are computed (a partial panel's missing rows have zero
+// weights); only the valid ones are stored.
+template <bool kPacked, bool kMasked>
+void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t* const* quads, int64_t offset, const PanelStage& stage,
+          int64_t rows, int64_t row0, int64_t col_base, int64_t lane_begin, int64_t lane_end, const OutputStage& out, FinishFn finish) {
+  alignas(64) __m512i acc[16];
   const int8_t* pw = panel;
-  for (int64_t kk = 0; kk < k4; ++kk, pw += kVnniRows * 4) {
-    const uint8_t* px = kPacked ? packed + kk * kVnniCols * 4 : quads[kk] + col0 * 4;
-    const __m512i b0 = kMasked ? _mm512_maskz_loadu_epi32(m0, px) : _mm512_loadu_si512(px);
-    const __m512i b1 = kMasked ? _mm512_maskz_loadu_epi32(m1, px + 64) : _mm512_loadu_si512(px + 64);
-    DYAD_QROW_DOT(0) DYAD_QROW_DOT(1) DYAD_QROW_DOT(2) DYAD_QROW_DOT(3)
-    DYAD_QROW_DOT(4) DYAD_QROW_DOT(5) DYAD_QROW_DOT(6) DYAD_QROW_DOT(7)
+  const int8_t* const pw_end = panel + k4 * kVnniRows * 4;
+  if (kPacked) {
+    const uint8_t* px = packed;
+    asm volatile(DYAD_QTILE_ZERO
+        "1:\n\t"
+        "vmovdqu64 (%[px]), %%zmm16\n\t"
+        "vmovdqu64 64(%[px]), %%zmm17\n\t"
+        DYAD_QTILE_ASM
+        "add $128, %[px]\n\t"
+        "add $32, %[pw]\n\t"
+        "cmp %[end], %[pw]\n\t"
+        "jne 1b\n\t"
+        DYAD_QTILE_SPILL
+        : [pw] "+r"(pw), [px] "+r"(px)
+        : [end] "r"(pw_end), [acc] "r"(acc)
+        : DYAD_QTILE_CLOBBERS);
+  } else {
+    const uint8_t* const* q = quads;
+    const uint8_t* px;
+    if (kMasked) {
+      const __mmask16 m0 = lane_mask(lane_end), m1 = lane_mask(lane_end - 16);
+      asm volatile(DYAD_QTILE_ZERO
+          "1:\n\t"
+          "mov (%[q]), %[px]\n\t"
+          "vmovdqu32 (%[px],%[off]), %%zmm16%{%[m0]%}%{z%}\n\t"
+          "vmovdqu32 64(%[px],%[off]), %%zmm17%{%[m1]%}%{z%}\n\t"
+          DYAD_QTILE_ASM
+          "add $8, %[q]\n\t"
+          "add $32, %[pw]\n\t"
+          "cmp %[end], %[pw]\n\t"
+          "jne 1b\n\t"
+          DYAD_QTILE_SPILL
+          : [pw] "+r"(pw), [q] "+r"(q), [px] "=&r"(px)
+          : [end] "r"(pw_end), [off] "r"(offset), [m0] "Yk"(m0), [m1] "Yk"(m1), [acc] "r"(acc)
+          : DYAD_QTILE_CLOBBERS);
+    } else {
+      asm volatile(DYAD_QTILE_ZERO
+          "1:\n\t"
+          "mov (%[q]), %[px]\n\t"
+          "vmovdqu64 (%[px],%[off]), %%zmm16\n\t"
+          "vmovdqu64 64(%[px],%[off]), %%zmm17\n\t"
+          DYAD_QTILE_ASM
+          "add $8, %[q]\n\t"
+          "add $32, %[pw]\n\t"
+          "cmp %[end], %[pw]\n\t"
+          "jne 1b\n\t"
+          DYAD_QTILE_SPILL
+          : [pw] "+r"(pw), [q] "+r"(q), [px] "=&r"(px)
+          : [end] "r"(pw_end), [off] "r"(offset), [acc] "r"(acc)
+          : DYAD_QTILE_CLOBBERS);
+    }
   }
-  const LaneRuns runs0 = lane_runs(e.out.stage, col0, std::min<int64_t>(cols, 16)), runs1 = lane_runs(e.out.stage, col0 + 16, cols - 16);
-  DYAD_QROW_STORE(0) DYAD_QROW_STORE(1) DYAD_QROW_STORE(2) DYAD_QROW_STORE(3)
-  DYAD_QROW_STORE(4) DYAD_QROW_STORE(5) DYAD_QROW_STORE(6) DYAD_QROW_STORE(7)
+  finish(acc, stage, rows, row0, col_base, lane_begin, lane_end, out);
 }
 
-#undef DYAD_QROW_INIT
-#undef DYAD_QROW_DOT
-#undef DYAD_QROW_STORE
+#undef DYAD_QROW_ASM
+#undef DYAD_QTILE_ASM
+#undef DYAD_QTILE_ZERO
+#undef DYAD_QTILE_SPILL
+#undef DYAD_QTILE_CLOBBERS
 
-using TileFn = void (*)(const int8_t*, int64_t, const uint8_t*, const uint8_t* const*, int64_t, int64_t, int64_t, const Epilogue&);
+using TileFn = void (*)(const int8_t*, int64_t, const uint8_t*, const uint8_t* const*, int64_t, const PanelStage&, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, const OutputStage&, FinishFn);
 
 // Copies columns [col0, col0 + cols) of every quad into [k4][32 columns][4] at `dst`.
 void pack_tile(const uint8_t* const* quads, int64_t k4, int64_t col0, int64_t cols, uint8_t* dst) {
@@ -158,27 +257,53 @@ void pack_tile(const uint8_t* const* quads, int64_t k4, int64_t col0, int64_t co
   }
 }
 
-// [packed][valid rows] and [masked][valid rows] (a copied tile is whole: pack_tile zero-fills it).
-#define DYAD_TILES(P, M) {nullptr, tile<1, P, M>, tile<2, P, M>, tile<3, P, M>, tile<4, P, M>, tile<5, P, M>, tile<6, P, M>, tile<7, P, M>, tile<8, P, M>}
-constexpr TileFn kInPlaceTiles[2][kVnniRows + 1] = {DYAD_TILES(false, false), DYAD_TILES(false, true)};
-constexpr TileFn kPackedTiles[kVnniRows + 1] = DYAD_TILES(true, false);
-#undef DYAD_TILES
+// In place: [masked]; a copied tile or a Tiled chunk is whole (pack_tile zero-fills).
+constexpr TileFn kInPlaceTiles[2] = {tile<false, false>, tile<false, true>};
+constexpr TileFn kPackedTile = tile<true, false>;
+
+// Column blocks whose activations (4 k4 bytes per column) fit in half of a 1 MiB L2: each
+// 8-row weight panel then stays in L1 across the block's 32-column tiles, instead of the whole
+// weight matrix streaming by once per tile.
+int64_t block_columns(int64_t k4) { return std::max<int64_t>(kVnniCols, (int64_t{512} * 1024 / (4 * k4)) / kVnniCols * kVnniCols); }
+
+// The Tiled layout: each 32-column chunk's quads are already consecutive, so tiles read them
+// where they are. A chunk that [n_begin, n_end) covers in part is computed whole (its other
+// columns exist: zeros past N, or another caller's) and stored in part.
+void tiled_product(const QPackedWeights& w, const QActivationAddressing& x, int64_t k4, int64_t m_begin, int64_t m_end, int64_t n_begin,
+                   int64_t n_end, const OutputStage& out, FinishFn finish) {
+  const int64_t chunk_begin = n_begin / kVnniCols, chunk_end = (n_end + kVnniCols - 1) / kVnniCols;
+  const int64_t block = block_columns(k4) / kVnniCols;
+  for (int64_t block0 = chunk_begin; block0 < chunk_end; block0 += block) {
+    const int64_t block_end = std::min(chunk_end, block0 + block);
+    for (int64_t row0 = m_begin; row0 < m_end; row0 += kVnniRows) {
+      const int64_t rows = std::min<int64_t>(kVnniRows, m_end - row0);
+      const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
+      const PanelStage panel_out = panel_stage(out, row0, rows);
+      for (int64_t c = block0; c < block_end; ++c) {
+        const int64_t col_base = c * kVnniCols;
+        kPackedTile(panel, k4, x.quads[0] + x.chunk_offset(col_base), x.quads, 0, panel_out, rows, row0, col_base,
+                    std::max<int64_t>(n_begin - col_base, 0), std::min<int64_t>(n_end - col_base, kVnniCols), out, finish);
+      }
+    }
+  }
+}
 
 }  // namespace
 
-void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
+void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
                                      const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy) {
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
-  const Epilogue e{out};
+  const FinishFn finish = finish_for(out);
   const int64_t k4 = (w.k + 3) / 4;
-  // Column blocks whose packed activations (4 k4 bytes per column) fit in half of a 1 MiB L2:
-  // each 8-row weight panel then stays in L1 across the block's 32-column tiles, instead of the
-  // whole weight matrix streaming by once per tile.
-  const int64_t block = std::max<int64_t>(kVnniCols, (int64_t{512} * 1024 / (4 * k4)) / kVnniCols * kVnniCols);
-  // The copy costs one read and write of the block's activations, which pays once at least
-  // four weight panels read them.
+  if (x.tiled()) return tiled_product(w, x, k4, m_begin, m_end, n_begin, n_end, out, finish);
+  // Strided or indirect quads, each a whole row of activations apart. The tiles' activations
+  // are copied, block by block, into consecutive memory when enough weight panels reuse them (it
+  // pays once four do): read in place, the k steps of a tile jump from row to row (with N =
+  // 1024 every step mapped to the same L1 set and evicted the last).
+  const int64_t block = block_columns(k4);
   const bool pack = (m_end - m_begin + kVnniRows - 1) / kVnniRows >= 4;
+  const uint8_t* const* quads = x.quads;
   thread_local std::vector<uint8_t> packed_storage;
   const size_t tile_bytes = static_cast<size_t>(k4 * kVnniCols * 4);
   const size_t needed = pack ? tile_bytes * static_cast<size_t>((std::min(block, n_end - n_begin) + kVnniCols - 1) / kVnniCols) : 0;
@@ -192,10 +317,11 @@ void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* con
     for (int64_t row0 = m_begin; row0 < m_end; row0 += kVnniRows) {
       const int64_t rows = m_end - row0 < kVnniRows ? m_end - row0 : kVnniRows;
       const int8_t* panel = w.data.data() + (row0 / kVnniRows) * k4 * kVnniRows * 4;
+      const PanelStage panel_out = panel_stage(out, row0, rows);
       for (int64_t col0 = block0; col0 < block_end; col0 += kVnniCols) {
         const int64_t cols = block_end - col0 < kVnniCols ? block_end - col0 : kVnniCols;
-        const TileFn fn = pack ? kPackedTiles[rows] : kInPlaceTiles[cols < kVnniCols][rows];
-        fn(panel, k4, packed + (col0 - block0) / kVnniCols * tile_bytes, quads, row0, col0, cols, e);
+        const TileFn fn = pack ? kPackedTile : kInPlaceTiles[cols < kVnniCols];
+        fn(panel, k4, packed + (col0 - block0) / kVnniCols * tile_bytes, quads, col0 * 4, panel_out, rows, row0, col0, 0, cols, out, finish);
       }
     }
   }

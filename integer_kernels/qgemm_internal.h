@@ -59,12 +59,22 @@ void interleave_phase__avx512(const uint8_t* const planes[4], int64_t height, in
 // The reference: plain loops, acc = bias + sum W * (X - z) in wrapping int32, then dyadic.h.
 void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
                        int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
-// The VNNI-layout variants read quad q of the activations (four k) at quads[q] + 4 * column.
-void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point,
+// How the VNNI-layout variants find quad q (four k) of column c: QPackedActivations::at, from
+// a table of where each quad starts.
+struct QActivationAddressing {
+  const uint8_t* const* quads;
+  int64_t tile_stride;  // 128: every quad's columns consecutive (Strided, Indirect)
+  bool tiled() const { return tile_stride != QPackedActivations::kTileColumns * 4; }
+  // Where the 32-column chunk holding column c starts in quad q, as an offset from quads[q].
+  int64_t chunk_offset(int64_t c) const { return (c / QPackedActivations::kTileColumns) * tile_stride; }
+  const uint8_t* at(int64_t q, int64_t c) const { return quads[q] + chunk_offset(c) + (c % QPackedActivations::kTileColumns) * 4; }
+};
+
+void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
                                      const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy);
 // On the VNNI packing (AVX2 and AVX-512 variants share it).
-void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const uint8_t* const* quads, int32_t x_zero_point, const int32_t* bias,
+void qu8_qs8_gemm_4x8c4__avx2(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point, const int32_t* bias,
                               int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 
 }  // namespace dyad::qgemm_detail

@@ -7,37 +7,89 @@
 
 namespace dyad {
 
+// One output channel's requantization, worked out once (per GEMM panel, per depthwise plane)
+// so that each vector of sixteen sums pays only its vector operations; the constants are read
+// by broadcast loads at use.
+struct Requantizer {
+  int64_t m = 0;            // the multiplier, in each 64-bit lane
+  int64_t round = 0;        // 2^(s-1), plus zp * 2^s when `folded`
+  int64_t shift = 0;        // s
+  int64_t odd_shift = 0;    // s - 32 when `folded`
+  int32_t lo = 0, hi = 0;   // clamp bounds: [qmin, qmax] when folded, else [qmin - zp, qmax - zp] or [qmin, qmax]
+  int32_t zero_point = 0;
+  int32_t kind = 0;         // kFolded, kWide or kNarrow (see requantize16)
+  static constexpr int32_t kFolded = 0, kWide = 1, kNarrow = 2;
+};
+
+inline Requantizer make_requantizer(DyadicMultiplier d, int32_t zero_point, int32_t qmin, int32_t qmax) {
+  Requantizer r;
+  r.m = d.m;
+  r.shift = d.s;
+  r.zero_point = zero_point;
+  if (d.s >= 32 && d.s <= 50 && zero_point >= -4096 && zero_point <= 4096) {
+    r.kind = Requantizer::kFolded;
+    r.round = (int64_t{1} << (d.s - 1)) + static_cast<int64_t>(zero_point) * (int64_t{1} << d.s);
+    r.odd_shift = d.s - 32;
+    r.lo = qmin;
+    r.hi = qmax;
+  } else {
+    r.kind = d.s >= 31 ? Requantizer::kWide : Requantizer::kNarrow;
+    r.round = d.s > 0 ? (int64_t{1} << (d.s - 1)) : 0;
+    r.lo = d.s >= 31 ? qmin - zero_point : qmin;
+    r.hi = d.s >= 31 ? qmax - zero_point : qmax;
+  }
+  return r;
+}
+
 // Returns int32 lanes in [qmin, qmax]: (acc * m + 2^(s-1)) >> s in int64 lanes (even and odd
-// 32-bit lanes multiplied separately with vpmuldq), plus the zero point, clamped.
-//
-// With s >= 31 (a multiplier below 1, as every conv and matmul output has) each rescaled lane
-// fits int32 (|acc * m| < 2^62), so the two halves are joined first and clamped once in 32-bit
-// lanes, to [qmin - zp, qmax - zp] before adding the zero point so that the add cannot wrap:
-// the same integers in ten operations instead of fourteen.
+// 32-bit lanes multiplied separately with vpmuldq), plus the zero point, clamped. Three forms,
+// the same integers:
+//  - kFolded, a multiplier below 1/2 (s >= 32: every conv output's but the rarest). Each
+//    rescaled lane is at most 2^30 + 1 in magnitude, so the zero point joins the rounding
+//    constant (zp * 2^s, a multiple of 2^s, passes the floor unchanged) and the sum still fits
+//    int32. The odd lanes shift by s - 32, which leaves their result in the high dword, where
+//    a blend takes it; then one clamp in 32-bit lanes.
+//  - kWide, s = 31 (or s > 50): each rescaled lane fits int32 (|acc * m| < 2^62); the halves
+//    are joined, clamped to [qmin - zp, qmax - zp] so that adding the zero point cannot wrap.
+//  - kNarrow, s < 31: the rescaled lanes may not fit int32; clamped in 64-bit lanes.
 // Always inlined: as a call it made the GEMM tile spill its accumulators around every store.
-__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, DyadicMultiplier d, int32_t zero_point, int32_t qmin,
-                                                         int32_t qmax) {
-  const __m512i m = _mm512_set1_epi64(d.m);
-  const __m512i round = _mm512_set1_epi64(d.s > 0 ? (int64_t{1} << (d.s - 1)) : 0);
-  const __m128i shift = _mm_cvtsi32_si128(d.s);
-  if (d.s >= 31) {
+__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const Requantizer& r) {
+  const __m512i m = _mm512_set1_epi64(r.m);
+  const __m512i round = _mm512_set1_epi64(r.round);
+  const __m128i shift = _mm_loadu_si64(&r.shift);
+  if (r.kind == Requantizer::kFolded) {
+    const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, m), round), shift);
+    const __m512i odd =
+        _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m), round), _mm_loadu_si64(&r.odd_shift));
+    const __m512i joined = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+    return _mm512_min_epi32(_mm512_max_epi32(joined, _mm512_set1_epi32(r.lo)), _mm512_set1_epi32(r.hi));
+  }
+  if (r.kind == Requantizer::kWide) {
     const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, m), round), shift);
     const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m), round), shift);
     // Lane 2j from even's dword 2j, lane 2j + 1 from odd's dword 2j (16 + 2j in the pair).
     const __m512i joined = _mm512_permutex2var_epi32(
         even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
-    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(joined, _mm512_set1_epi32(qmin - zero_point)),
-                                             _mm512_set1_epi32(qmax - zero_point));
-    return _mm512_add_epi32(clamped, _mm512_set1_epi32(zero_point));
+    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(joined, _mm512_set1_epi32(r.lo)), _mm512_set1_epi32(r.hi));
+    return _mm512_add_epi32(clamped, _mm512_set1_epi32(r.zero_point));
   }
-  const __m512i zp = _mm512_set1_epi64(zero_point), lo = _mm512_set1_epi64(qmin), hi = _mm512_set1_epi64(qmax);
+  const __m512i zp = _mm512_set1_epi64(r.zero_point), lo = _mm512_set1_epi64(r.lo), hi = _mm512_set1_epi64(r.hi);
   auto finish = [&](__m512i p) {
-    const __m512i r = _mm512_add_epi64(_mm512_sra_epi64(_mm512_add_epi64(p, round), shift), zp);
-    return _mm512_min_epi64(_mm512_max_epi64(r, lo), hi);
+    const __m512i v = _mm512_add_epi64(_mm512_sra_epi64(_mm512_add_epi64(p, round), shift), zp);
+    return _mm512_min_epi64(_mm512_max_epi64(v, lo), hi);
   };
   const __m512i even = finish(_mm512_mul_epi32(acc, m));                         // lanes 0, 2, 4, ...
   const __m512i odd = finish(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m));  // lanes 1, 3, 5, ...
   return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFF)), _mm512_slli_epi64(odd, 32));
+}
+
+// The low byte of each int32 lane, narrowed in a register (vpmovdb). The empty asm keeps it
+// there: GCC otherwise folds the narrow into a following masked store, and vpmovdb to memory is
+// slow on Zen 4.
+__attribute__((always_inline)) inline __m128i low_bytes16(__m512i v) {
+  __m128i bytes = _mm512_cvtepi32_epi8(v);
+  asm("" : "+v"(bytes));
+  return bytes;
 }
 
 }  // namespace dyad

@@ -257,8 +257,13 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     };
   };
   // Quads [q_begin, q_end) of item's activations. A 1x1 convolution's quad is four channel
-  // planes read at the stride, which one phase interleave writes straight into the packing.
+  // planes read at the stride, which one phase interleave writes straight into the packing
+  // (the Strided layout: whole rows at a time).
   const bool one_by_one = g.in.size() == 2 && g.kernel_size() == 1;
+  auto reset = [&](QPackedActivations& acts) {
+    if (one_by_one) qgemm_activations_reset_strided(isa, K, out_size, acts);
+    else qgemm_activations_reset(isa, K, out_size, acts);
+  };
   auto pack_quads = [&](int64_t item, QPackedActivations& acts, int64_t q_begin, int64_t q_end) {
     if (!one_by_one) return qgemm_pack_activation_rows(acts, 4 * q_begin, 4 * q_end, rows_of(item));
     const uint8_t* planes = x.data<uint8_t>() + ((item / group) * C + (item % group) * Cg) * in_size;
@@ -285,7 +290,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
     parallel_for_balanced(items, Mg * K * out_size, [&](int64_t b, int64_t e) {
       thread_local QPackedActivations acts;
       for (int64_t item = b; item < e; ++item) {
-        qgemm_activations_reset(isa, K, out_size, acts);
+        reset(acts);
         pack_quads(item, acts, 0, rows / 4);
         multiply(item, acts, 0, Mg, 0, out_size);
       }
@@ -296,7 +301,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   QPackedActivations acts;
   const int64_t quads = rows / 4;
   for (int64_t item = 0; item < items; ++item) {
-    qgemm_activations_reset(isa, K, out_size, acts);
+    reset(acts);
     auto pack_share = [&](int t, int n) { pack_quads(item, acts, quads * t / n, quads * (t + 1) / n); };
     share_product(Mg, out_size, K, pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
