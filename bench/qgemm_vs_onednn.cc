@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   const Shape3 shapes[] = {{"256^3", 256, 256, 256},       {"1024^3", 1024, 1024, 1024},
                            {"res2 3x3 (3136x64x576)", 3136, 64, 576}, {"res3 3x3 (784x128x1152)", 784, 128, 1152},
                            {"res4 3x3 (196x256x2304)", 196, 256, 2304}, {"res5 3x3 (49x512x4608)", 49, 512, 4608}};
-  std::printf("%-26s %2s %5s %10s %10s %10s %9s %9s %7s\n", "M x N x K", "T", "out", "dyad GOPS", "+pack", "onednn",
+  std::printf("%-26s %2s %5s %7s %10s %10s %10s %9s %9s %7s\n", "M x N x K", "T", "out", "kernel", "dyad GOPS", "+pack", "onednn",
               "dyad/dnn", "+pack/dnn", "% peak");
   std::mt19937 rng(1);
   for (const Shape3& s : shapes) {
@@ -112,7 +112,10 @@ int main(int argc, char** argv) {
       for (int64_t j = 0; j < s.n; ++j) w[static_cast<size_t>(j * s.k + k)] = b_kn[static_cast<size_t>(k * s.n + j)];
       for (int64_t i = 0; i < s.m; ++i) x[static_cast<size_t>(k * s.m + i)] = a[static_cast<size_t>(i * s.k + k)];
     }
-    const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k);
+    // The weight layout Dyad's executor would pick for this product (rows in lanes for few columns).
+    const QWeightLayout layout = qgemm_layout_for(QIsa::Avx512Vnni, s.n, s.m, s.k);
+    const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k, layout);
+    const int64_t row_align = qgemm_row_panel(pw);
     std::vector<int32_t> bias(static_cast<size_t>(s.n), 0);
     std::vector<DyadicMultiplier> mult(static_cast<size_t>(s.n), dyadic_from_real(0.001));
     std::vector<int32_t> y32(static_cast<size_t>(s.n * s.m));
@@ -124,14 +127,14 @@ int main(int argc, char** argv) {
         const QOutputStage stage{mult.data(), 0, 0, 255};
         QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
         auto compute = [&] {
-          // Threads share 32-column tiles when there are several each, else 8-row weight panels.
-          const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + kQgemmRowAlign - 1) / kQgemmRowAlign;
-          const bool by_rows = tiles < 4 * threads && row_panels >= threads;
+          // Threads share 32-column tiles when there are several each, else weight panels.
+          const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
+          const bool by_rows = (tiles < 4 * threads || layout == QWeightLayout::RowsInLanes) && row_panels >= threads;
 #pragma omp parallel for num_threads(threads) schedule(static)
           for (int t = 0; t < threads; ++t) {
             if (by_rows) {
               const int64_t p0 = row_panels * t / threads, p1 = row_panels * (t + 1) / threads;
-              qgemm_rows(pw, px, 0, bias.data(), p0 * kQgemmRowAlign, std::min(p1 * kQgemmRowAlign, s.n), 0, s.m, out, stage,
+              qgemm_rows(pw, px, 0, bias.data(), p0 * row_align, std::min(p1 * row_align, s.n), 0, s.m, out, stage,
                          y32.data(), s.m);
             } else {
               const int64_t p0 = tiles * t / threads, p1 = tiles * (t + 1) / threads;
@@ -148,8 +151,8 @@ int main(int argc, char** argv) {
         const std::vector<double> ms = median_ms_interleaved(repeats, {compute, pack_and_compute, [&] { dnn.run(); }});
         const double dyad_ms = ms[0], pack_ms = ms[1], dnn_ms = ms[2];
         const double g = ops / dyad_ms / 1e6, gp = ops / pack_ms / 1e6, gd = ops / dnn_ms / 1e6;
-        std::printf("%-26s %2d %5s %10.0f %10.0f %10.0f %8.2fx %8.2fx %6.0f%%\n", s.label, threads, requant ? "u8" : "s32", g, gp,
-                    gd, g / gd, gp / gd, 100.0 * g / (peak1 * threads));
+        std::printf("%-26s %2d %5s %7s %10.0f %10.0f %10.0f %8.2fx %8.2fx %6.0f%%\n", s.label, threads, requant ? "u8" : "s32",
+                    layout == QWeightLayout::RowsInLanes ? "64x6" : "8x32", g, gp, gd, g / gd, gp / gd, 100.0 * g / (peak1 * threads));
         std::fflush(stdout);
       }
     }

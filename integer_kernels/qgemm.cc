@@ -20,6 +20,7 @@ using namespace qgemm_detail;
 namespace {
 
 std::atomic<int64_t> g_calls[kQIsaCount];
+std::atomic<int64_t> g_rows_in_lanes_calls;
 
 int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / multiple * multiple; }
 
@@ -126,10 +127,27 @@ QIsa qgemm_isa_best() {
 }
 
 int64_t qgemm_calls(QIsa isa) { return g_calls[static_cast<int>(isa)].load(); }
+int64_t qgemm_rows_in_lanes_calls() { return g_rows_in_lanes_calls.load(); }
 
-QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw) {
+QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k) {
+  if (isa != QIsa::Avx512Vnni || m <= 0 || n <= 0) return QWeightLayout::ColumnsInLanes;
+  // Cycles per output, roughly: k / 128 for the products (two 64-product vpdpbusd per cycle)
+  // over the fraction of lanes doing useful work (columns in 32-column tiles, or rows in 64-row
+  // panels), plus the stores: a tenth of a cycle from a vector, about one when each output is
+  // stored on its own (RowsInLanes, measured with qgemm_vs_onednn).
+  const double products = static_cast<double>(k) / 128.0;
+  const double columns_filled = static_cast<double>(n) / static_cast<double>(round_up(n, 32));
+  const double rows_filled = static_cast<double>(m) / static_cast<double>(round_up(m, 64));
+  const double columns_cost = products / columns_filled + 0.1, rows_cost = products / rows_filled + 1.0;
+  return rows_cost < columns_cost ? QWeightLayout::RowsInLanes : QWeightLayout::ColumnsInLanes;
+}
+
+int64_t qgemm_row_panel(const QPackedWeights& w) { return w.layout == QWeightLayout::RowsInLanes ? kLaneRows : kQgemmRowAlign; }
+
+QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw, QWeightLayout layout) {
   QPackedWeights p;
   p.isa = isa;
+  p.layout = isa == QIsa::Avx512Vnni ? layout : QWeightLayout::ColumnsInLanes;
   p.m = m;
   p.k = k;
   p.row_sums.assign(static_cast<size_t>(m), 0);
@@ -140,12 +158,14 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
     for (int64_t r = 0; r < m; ++r) std::memcpy(p.data.data() + r * k, w + r * ldw, static_cast<size_t>(k));
     return p;
   }
-  // VNNI (and AVX2): [M/8][K/4][8 rows][4 k], so one 32-bit broadcast feeds a row's four products.
-  const int64_t k4 = round_up(k, 4) / 4, panels = round_up(m, kVnniRows) / kVnniRows;
-  p.data.assign(static_cast<size_t>(panels * k4 * kVnniRows * 4), 0);
+  // [M/rows][K/4][rows][4], rows 8 (ColumnsInLanes: one 32-bit broadcast feeds a row's four
+  // products) or 64 (RowsInLanes: four vectors of sixteen rows' four k).
+  const int64_t rows = p.layout == QWeightLayout::RowsInLanes ? kLaneRows : kVnniRows;
+  const int64_t k4 = round_up(k, 4) / 4, panels = round_up(m, rows) / rows;
+  p.data.assign(static_cast<size_t>(panels * k4 * rows * 4), 0);
   for (int64_t r = 0; r < m; ++r)
     for (int64_t c = 0; c < k; ++c)
-      p.data[static_cast<size_t>(((r / kVnniRows * k4 + c / 4) * kVnniRows + r % kVnniRows) * 4 + c % 4)] = w[r * ldw + c];
+      p.data[static_cast<size_t>(((r / rows * k4 + c / 4) * rows + r % rows) * 4 + c % 4)] = w[r * ldw + c];
   return p;
 }
 
@@ -281,7 +301,10 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
   const QActivationAddressing acts{quads.data(), x.tile_stride};
-  if (w.isa == QIsa::Avx512Vnni)
+  if (w.layout == QWeightLayout::RowsInLanes) {
+    g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
+    qu8_qs8_gemm_64x6c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+  } else if (w.isa == QIsa::Avx512Vnni)
     qu8_qs8_gemm_8x32c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
   else
     qu8_qs8_gemm_4x8c4__avx2(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);

@@ -27,15 +27,31 @@ const char* qisa_name(QIsa isa);
 bool qisa_supported(QIsa isa);  // compiled in and the CPU has the instructions
 QIsa qgemm_isa_best();          // honours DYAD_FORCE_ISA
 int64_t qgemm_calls(QIsa isa);  // kernel calls so far on this path
+int64_t qgemm_rows_in_lanes_calls();  // those of them with RowsInLanes weights (see QWeightLayout)
 
 // Weights packed for one variant; pack once per layer.
+// Which operand the VNNI kernels spread across a vector's lanes:
+//  - ColumnsInLanes: activation columns (32 per tile), weight rows broadcast eight at a time;
+//    weights packed [M/8][K/4][8][4]. Every variant has it.
+//  - RowsInLanes (AVX-512 VNNI only): weight rows, 64 per panel, activation columns broadcast
+//    six at a time (qu8_qs8_gemm_64x6c4); weights packed [M/64][K/4][64][4]. For products with
+//    few columns (a late convolution's 7 x 7 map: 49 columns fill 64 lanes of the other layout,
+//    where 64 rows fill 64 exactly).
+enum class QWeightLayout { ColumnsInLanes, RowsInLanes };
+// The layout expected to run an m x n x k product faster (ColumnsInLanes wherever the ISA has
+// no other): the one wasting fewer lanes, unless k is too short to pay for RowsInLanes's
+// transposing stores.
+QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k);
+
 struct QPackedWeights {
   QIsa isa = QIsa::Reference;
+  QWeightLayout layout = QWeightLayout::ColumnsInLanes;
   int64_t m = 0, k = 0;
   std::vector<int8_t> data;       // variant-specific layout, zero padded
   std::vector<int32_t> row_sums;  // sum_k W[m][k]
 };
-QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw);
+QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw,
+                                  QWeightLayout layout = QWeightLayout::ColumnsInLanes);
 
 // Activations packed for one variant; pack once per product (each is reused by every row block).
 // The VNNI layouts (AVX-512, AVX2) group k by four: in quad q, each column c holds the four bytes
@@ -115,8 +131,11 @@ struct QOutputStage {
 void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
            int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 // Rows [m_begin, m_end) of those columns only; m_begin a multiple of kQgemmRowAlign. Threads
-// split rows when there are too few columns to share (a late convolution's 7 x 7 outputs).
+// split rows when there are too few columns to share (a late convolution's 7 x 7 outputs),
+// best at multiples of qgemm_row_panel(w): a range that starts or ends inside a panel of the
+// RowsInLanes layout computes the whole panel and stores its own rows.
 inline constexpr int64_t kQgemmRowAlign = 8;
+int64_t qgemm_row_panel(const QPackedWeights& w);
 void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias, int64_t m_begin,
                 int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 

@@ -8,6 +8,9 @@ namespace dyad::qgemm_detail {
 constexpr int kVnniRows = 8;
 static_assert(kVnniRows == kQgemmRowAlign, "row ranges start on a weight panel");
 constexpr int kVnniCols = 32;
+// Weight rows per panel and activation columns per tile of the RowsInLanes kernel.
+constexpr int kLaneRows = 64;
+constexpr int kLaneCols = 6;
 
 // The output stage of qgemm() as every variant finishes it.
 struct OutputStage {
@@ -71,6 +74,10 @@ struct QActivationAddressing {
 };
 
 void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
+                                     const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
+                                     const QOutputStage& stage, void* y, int64_t ldy);
+// The RowsInLanes layout's kernel (QWeightLayout): 64 weight rows in four vectors x 6 columns.
+void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
                                      const int32_t* bias, int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output,
                                      const QOutputStage& stage, void* y, int64_t ldy);
 // On the VNNI packing (AVX2 and AVX-512 variants share it).

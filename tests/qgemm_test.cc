@@ -291,6 +291,81 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
     }
 }
 
+TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
+  // The 64x6 kernel (weight rows in vector lanes) on random problems: row ranges starting at
+  // any multiple of 8 (inside a 64-row panel too), any column range, all three activation
+  // layouts, every output type, per-row zero points, narrowed ranges, wide columns and extreme
+  // values; y must equal the reference's, sentinels included.
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int trial = 0; trial < 150; ++trial) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 150), k = 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    int64_t n = 1 + static_cast<int64_t>(rng() % 100);
+    QOutputStage stage;
+    if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
+      stage.column_pitch = 1 + static_cast<int64_t>(rng() % 12);
+      stage.kept_columns = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(stage.column_pitch));
+      n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
+    }
+    const Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
+    const QOutput out = static_cast<QOutput>(trial % 3);
+    stage.multipliers = p.mult.data();
+    stage.zero_point = out == QOutput::Int8 ? -5 : 9;
+    stage.qmin = out == QOutput::Int8 ? -128 : 0;
+    stage.qmax = out == QOutput::Int8 ? 127 : 255;
+    if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -90 : 20;
+    std::vector<int32_t> row_zero_points;
+    if (trial % 3 == 1) {
+      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
+      stage.zero_points = row_zero_points.data();
+    }
+    const int64_t panels = (m + kQgemmRowAlign - 1) / kQgemmRowAlign;
+    const int64_t first = static_cast<int64_t>(rng() % static_cast<uint32_t>(panels)) * kQgemmRowAlign;
+    const int64_t last = first + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(m - first));
+    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n)), n_end = n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(n - n_begin));
+    const size_t elem = out == QOutput::Int32 ? 4 : 1;
+    const int64_t ldy = stage.column_pitch ? stage.kept_columns * (n / stage.column_pitch) : n;
+    std::vector<uint8_t> expected(static_cast<size_t>(m * ldy) * elem, 0xA5), got = expected;
+    const QPackedWeights ref_w = qgemm_pack_weights(QIsa::Reference, p.w.data(), m, k, k);
+    const QPackedActivations ref_x = qgemm_pack_activations(QIsa::Reference, p.x.data(), k, n, n);
+    qgemm_rows(ref_w, ref_x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, stage, expected.data(), ldy);
+
+    const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), m, k, k, QWeightLayout::RowsInLanes);
+    ASSERT_EQ(w.layout, QWeightLayout::RowsInLanes);
+    QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n);  // Tiled
+    const int layout = trial % 3;
+    std::vector<uint8_t> buffer;
+    if (layout > 0) {  // Strided, or the same bytes read through an offset table (Indirect)
+      qgemm_activations_reset_strided(QIsa::Avx512Vnni, k, n, x);
+      for (int64_t r = 0; r < (k + 3) / 4 * 4; ++r)
+        for (int64_t c = 0; c < n; ++c) x.data[static_cast<size_t>((r / 4) * n * 4 + c * 4 + r % 4)] = r < k ? p.x[static_cast<size_t>(r * n + c)] : 0;
+      if (layout == 2) {
+        buffer = x.data;
+        std::vector<int64_t> offsets;
+        for (int64_t q = 0; q < (k + 3) / 4; ++q) offsets.push_back(q * n * 4);
+        x = qgemm_activations_indirect(QIsa::Avx512Vnni, k, n, buffer.data(), offsets);
+      }
+    }
+    qgemm_rows(w, x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, stage, got.data(), ldy);
+    ASSERT_EQ(got, expected) << "m " << m << " k " << k << " n " << n << " rows [" << first << ", " << last << ") columns [" << n_begin
+                             << ", " << n_end << ") layout " << layout << " output " << static_cast<int>(out) << " pitch " << stage.column_pitch;
+  }
+}
+
+TEST(Qgemm, LayoutChoiceWeighsWastedLanesAgainstStores) {
+  // Hand-derived from the cost model (cycles per output: k / 128 over the lanes filled, plus 0.1
+  // or 1 for the stores). k = 4608 (36 per output): 49 columns fill 49 of 64 lanes (47 cycles)
+  // against 512 rows filling all (37): rows. 1024 columns fill all: columns. 60 rows (39.4)
+  // still beat 49 columns; 40 rows (58.6) do not. k = 32: the stores decide, columns.
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 49, 4608), QWeightLayout::RowsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 60, 49, 4608), QWeightLayout::RowsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 40, 49, 4608), QWeightLayout::ColumnsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 1024, 4608), QWeightLayout::ColumnsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 49, 32), QWeightLayout::ColumnsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx2, 512, 49, 4608), QWeightLayout::ColumnsInLanes);
+  EXPECT_EQ(qgemm_pack_weights(QIsa::Avx2, nullptr, 0, 0, 0, QWeightLayout::RowsInLanes).layout, QWeightLayout::ColumnsInLanes);
+}
+
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {
   // K large enough that 255 * 127 * K passes 2^31: the int32 accumulator wraps in every variant.
   std::mt19937 rng(11);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "integer_kernels/qgemm.h"
 #include "lib/exec/executor.h"
 #include "lib/quant/quant_params.h"
 
@@ -156,6 +157,49 @@ TEST(WeightQuant, PerChannelScalesValuesAndSqnrByHand) {
   EXPECT_NEAR(q.sqnr_db, 10.0 * std::log10(9.25 / (error * error)), 1e-3);
 }
 
+struct ConvIntegerCase {
+  int64_t n, c, m, group, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, h, w;
+  int32_t zp;
+};
+
+// Runs ConvInteger on random data for `g` and compares every output with a direct int64 sum.
+void expect_conv_integer_matches_naive(const ConvIntegerCase& g, std::mt19937& rng, const std::string& label) {
+  Tensor x(DType::UInt8, {g.n, g.c, g.h, g.w}), wt(DType::Int8, {g.m, g.c / g.group, g.kh, g.kw});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (int64_t i = 0; i < wt.numel(); ++i) wt.data<int8_t>()[i] = static_cast<int8_t>(rng());
+  std::map<std::string, Attribute> attrs{{"group", int_attr(g.group)}};
+  Attribute pads, strides, dilations;
+  pads.kind = strides.kind = dilations.kind = Attribute::Kind::Ints;
+  pads.ints = {g.pt, g.pl, g.pb, g.pr};
+  strides.ints = {g.sh, g.sw};
+  dilations.ints = {g.dh, g.dw};
+  attrs["pads"] = pads;
+  attrs["strides"] = strides;
+  attrs["dilations"] = dilations;
+  const Tensor y = run(one_node("ConvInteger", x, {{"w", wt}, {"z", Tensor::scalar<uint8_t>(static_cast<uint8_t>(g.zp))}}, attrs), x);
+  const int64_t oh = (g.h + g.pt + g.pb - (g.kh - 1) * g.dh - 1) / g.sh + 1, ow = (g.w + g.pl + g.pr - (g.kw - 1) * g.dw - 1) / g.sw + 1;
+  const int64_t cg = g.c / g.group, mg = g.m / g.group;
+  ASSERT_EQ(y.shape(), (Shape{g.n, g.m, oh, ow})) << label;
+  for (int64_t b = 0; b < g.n; ++b)
+    for (int64_t o = 0; o < g.m; ++o)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          int64_t acc = 0;
+          for (int64_t ch = 0; ch < cg; ++ch)
+            for (int64_t a = 0; a < g.kh; ++a)
+              for (int64_t d = 0; d < g.kw; ++d) {
+                const int64_t ih = i * g.sh - g.pt + a * g.dh, iw = j * g.sw - g.pl + d * g.dw;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                acc += int64_t{wt.data<int8_t>()[((o * cg + ch) * g.kh + a) * g.kw + d]} *
+                       (int64_t{x.data<uint8_t>()[((b * g.c + (o / mg) * cg + ch) * g.h + ih) * g.w + iw]} - g.zp);
+              }
+          ASSERT_EQ(y.data<int32_t>()[((b * g.m + o) * oh + i) * ow + j], acc)
+              << label << " kernel " << g.kh << "x" << g.kw << " stride " << g.sh << "," << g.sw << " dilation " << g.dh << "," << g.dw
+              << " pads " << g.pt << "," << g.pl << "," << g.pb << "," << g.pr << " group " << g.group << " at " << b << "," << o << "," << i
+              << "," << j;
+        }
+}
+
 TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
   // uint8 x int8 without a weight zero point runs on the integer kernels (the GEMM read in place
   // through stride phases, pointwise packing, im2col for 1x1 strided, the depthwise kernel);
@@ -164,48 +208,42 @@ TEST(ConvInteger, MatchesANaiveIntegerConvolution) {
   // image's product is then shared by weight rows as well as by columns (share_product).
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
   for (int trial = 0; trial < 80; ++trial) {
+    ConvIntegerCase g{};
     const bool depthwise = trial % 5 == 4;
     const int64_t group_choice = trial % 4 == 0 ? 2 : 1;
-    const int64_t c = depthwise ? 1 + rng() % 6 : group_choice * (1 + rng() % 5);
-    const int64_t group = depthwise ? c : group_choice, m = depthwise ? c : group * (1 + rng() % 40);
-    const int64_t kh = 1 + rng() % 3, kw = 1 + rng() % 3, sh = 1 + rng() % 3, sw = 1 + rng() % 2;
-    const int64_t dh = 1 + rng() % 2, dw = 1 + rng() % 2;
-    const int64_t pt = rng() % 3, pl = rng() % 3, pb = rng() % 2, pr = rng() % 3;
-    const int64_t h = (kh - 1) * dh + 1 + rng() % 9, w = (kw - 1) * dw + 1 + rng() % 20, n = 1 + rng() % 2;
-    const int32_t zp = static_cast<int32_t>(rng() % 256);
-    Tensor x(DType::UInt8, {n, c, h, w}), wt(DType::Int8, {m, c / group, kh, kw});
-    for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
-    for (int64_t i = 0; i < wt.numel(); ++i) wt.data<int8_t>()[i] = static_cast<int8_t>(rng());
-    std::map<std::string, Attribute> attrs{{"group", int_attr(group)}};
-    Attribute pads, strides, dilations;
-    pads.kind = strides.kind = dilations.kind = Attribute::Kind::Ints;
-    pads.ints = {pt, pl, pb, pr};
-    strides.ints = {sh, sw};
-    dilations.ints = {dh, dw};
-    attrs["pads"] = pads;
-    attrs["strides"] = strides;
-    attrs["dilations"] = dilations;
-    const Tensor y = run(one_node("ConvInteger", x, {{"w", wt}, {"z", Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp))}}, attrs), x);
-    const int64_t oh = (h + pt + pb - (kh - 1) * dh - 1) / sh + 1, ow = (w + pl + pr - (kw - 1) * dw - 1) / sw + 1;
-    const int64_t cg = c / group, mg = m / group;
-    ASSERT_EQ(y.shape(), (Shape{n, m, oh, ow}));
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t o = 0; o < m; ++o)
-        for (int64_t i = 0; i < oh; ++i)
-          for (int64_t j = 0; j < ow; ++j) {
-            int64_t acc = 0;
-            for (int64_t ch = 0; ch < cg; ++ch)
-              for (int64_t a = 0; a < kh; ++a)
-                for (int64_t d = 0; d < kw; ++d) {
-                  const int64_t ih = i * sh - pt + a * dh, iw = j * sw - pl + d * dw;
-                  if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
-                  acc += int64_t{wt.data<int8_t>()[((o * cg + ch) * kh + a) * kw + d]} *
-                         (int64_t{x.data<uint8_t>()[((b * c + (o / mg) * cg + ch) * h + ih) * w + iw]} - zp);
-                }
-            ASSERT_EQ(y.data<int32_t>()[((b * m + o) * oh + i) * ow + j], acc)
-                << "trial " << trial << " kernel " << kh << "x" << kw << " stride " << sh << "," << sw << " dilation " << dh << "," << dw
-                << " pads " << pt << "," << pl << "," << pb << "," << pr << " group " << group;
-          }
+    g.c = depthwise ? 1 + rng() % 6 : group_choice * (1 + rng() % 5);
+    g.group = depthwise ? g.c : group_choice;
+    g.m = depthwise ? g.c : g.group * (1 + rng() % 40);
+    g.kh = 1 + rng() % 3, g.kw = 1 + rng() % 3, g.sh = 1 + rng() % 3, g.sw = 1 + rng() % 2;
+    g.dh = 1 + rng() % 2, g.dw = 1 + rng() % 2;
+    g.pt = rng() % 3, g.pl = rng() % 3, g.pb = rng() % 2, g.pr = rng() % 3;
+    g.h = (g.kh - 1) * g.dh + 1 + rng() % 9, g.w = (g.kw - 1) * g.dw + 1 + rng() % 20, g.n = 1 + rng() % 2;
+    g.zp = static_cast<int32_t>(rng() % 256);
+    expect_conv_integer_matches_naive(g, rng, "trial " + std::to_string(trial));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(ConvInteger, DeepLayersOnSmallMapsTakeTheRowsInLanesKernel) {
+  // Long reductions over few output pixels (a network's last stage): the executor packs the
+  // weights with output channels in vector lanes (qgemm_layout_for), in place for 3x3 and
+  // pointwise for 1x1; one and two images (rows or columns shared by the threads), channel
+  // counts off the 64-row panel. Checked against the direct sum, and the kernel must have run.
+  if (qgemm_isa_best() != QIsa::Avx512Vnni) GTEST_SKIP() << "the executor's kernels are not AVX-512 VNNI here";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  const ConvIntegerCase cases[] = {
+      {1, 128, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5, 77},    // in place, 5 x 7 wide columns
+      {2, 131, 190, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 5, 3},    // channels past a panel, two images
+      {1, 640, 72, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 4, 4, 200},   // pointwise, k = 640
+      {1, 256, 128, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 7, 7, 128},  // groups, stride 2
+  };
+  int index = 0;
+  for (const ConvIntegerCase& g : cases) {
+    const int64_t before = qgemm_rows_in_lanes_calls();
+    expect_conv_integer_matches_naive(g, rng, "case " + std::to_string(index));
+    if (HasFatalFailure()) return;
+    EXPECT_GT(qgemm_rows_in_lanes_calls(), before) << "case " << index << " did not take the RowsInLanes kernel";
+    ++index;
   }
 }
 

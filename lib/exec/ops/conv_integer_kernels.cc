@@ -22,18 +22,18 @@ inline void spin_pause() {
 }
 
 // One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
-// gets several, else by 8-row weight panels (a late layer's 7 x 7 outputs are two tiles, which
-// two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
+// gets several, else by weight panels of row_align rows (a late layer's 7 x 7 outputs are two
+// tiles, which two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
 // of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
 // parallel region per product instead of two.
 template <typename Prepare, typename F>
-void share_product(int64_t rows, int64_t columns, int64_t k, Prepare&& prepare, F&& fn) {
-  const int64_t tiles = (columns + 31) / 32, panels = (rows + kQgemmRowAlign - 1) / kQgemmRowAlign;
+void share_product(int64_t rows, int64_t columns, int64_t k, int64_t row_align, Prepare&& prepare, F&& fn) {
+  const int64_t tiles = (columns + 31) / 32, panels = (rows + row_align - 1) / row_align;
   const int threads = omp_get_max_threads();
   const bool by_rows = tiles < 4 * threads && panels >= 2 * threads;
-  const int64_t units = by_rows ? panels : tiles, cost = by_rows ? kQgemmRowAlign * k * columns : 32 * rows * k;
+  const int64_t units = by_rows ? panels : tiles, cost = by_rows ? row_align * k * columns : 32 * rows * k;
   auto chunk = [&](int64_t b, int64_t e) {
-    if (by_rows) fn(b * kQgemmRowAlign, std::min(rows, e * kQgemmRowAlign), int64_t{0}, columns);
+    if (by_rows) fn(b * row_align, std::min(rows, e * row_align), int64_t{0}, columns);
     else fn(int64_t{0}, rows, 32 * b, std::min(columns, 32 * e));
   };
   if (threads <= 1 || units < 2 || units * cost < (int64_t{1} << 17)) {  // parallel_for's threshold
@@ -59,12 +59,15 @@ void share_product(int64_t rows, int64_t columns, int64_t k, Prepare&& prepare, 
 // each row's k as (channel quad, kh, kw, channel % 4), zero-padding channels to a multiple of
 // four, to match the in-place input layout below; otherwise k is ONNX's (channel, kh, kw).
 const std::vector<QPackedWeights>& packed_weights(const KernelContext& c, QIsa isa, const Tensor& w, int64_t group, int64_t mg,
-                                                  int64_t k, bool in_place) {
+                                                  int64_t k, bool in_place, int64_t columns) {
   return derived_from_input<std::vector<QPackedWeights>>(c, 1, [&] {
     std::vector<QPackedWeights> groups;
     const int8_t* data = w.data<int8_t>();
+    // For the first input shape's product (any layout computes any shape; this one wastes the
+    // fewest lanes on it).
+    const QWeightLayout layout = qgemm_layout_for(isa, mg, columns, k);
     if (!in_place) {
-      for (int64_t gi = 0; gi < group; ++gi) groups.push_back(qgemm_pack_weights(isa, data + gi * mg * k, mg, k, k));
+      for (int64_t gi = 0; gi < group; ++gi) groups.push_back(qgemm_pack_weights(isa, data + gi * mg * k, mg, k, k, layout));
       return groups;
     }
     const int64_t taps = w.dim(2) * w.dim(3), channels = w.dim(1), quads = (channels + 3) / 4, k2 = quads * taps * 4;
@@ -75,7 +78,7 @@ const std::vector<QPackedWeights>& packed_weights(const KernelContext& c, QIsa i
         for (int64_t ch = 0; ch < channels; ++ch)
           for (int64_t t = 0; t < taps; ++t)
             reordered[static_cast<size_t>(m * k2 + ((ch / 4) * taps + t) * 4 + ch % 4)] = data[((gi * mg + m) * channels + ch) * taps + t];
-      groups.push_back(qgemm_pack_weights(isa, reordered.data(), mg, k2, k2));
+      groups.push_back(qgemm_pack_weights(isa, reordered.data(), mg, k2, k2, layout));
     }
     return groups;
   });
@@ -142,7 +145,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const InPlaceLayout l = in_place_layout(g);
   const int64_t OH = g.out[0], OW = g.out[1], out_size = OH * OW, wq = l.wq, columns = OH * wq;
   const int64_t k = quads * taps * 4;  // the GEMM's k: channels padded to whole quads
-  const auto& packed = packed_weights(c, isa, w, group, Mg, Cg * taps, true);
+  const auto& packed = packed_weights(c, isa, w, group, Mg, Cg * taps, true, columns);
   // The activations as the GEMM reads them: quad (channel quad, kh, kw) at its offset in the
   // buffer; made once per input shape, pointed at each item's buffer as it is filled.
   const QPackedActivations& addressing = derived_from_shapes<QPackedActivations>(c, CacheSlot::Plan, {&x.shape(), &w.shape()}, [&] {
@@ -205,7 +208,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const QPackedActivations& acts = activations_at(shared);
   for (int64_t item = 0; item < items; ++item) {
     auto fill_share = [&](int t, int n) { fill_in_place(g, l, planes_of(item), Cg, pad, shared, quads * t / n, quads * (t + 1) / n); };
-    share_product(Mg, columns, k, fill_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    share_product(Mg, columns, k, qgemm_row_panel(packed[0]), fill_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }
@@ -242,7 +245,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   // In place pads each group's channels to a multiple of four: for one or two channels (a
   // grayscale stem) that multiplies the work by 4 or 2, more than building im2col rows costs.
   if (in_place_applies(g) && Cg >= 3) return in_place_conv(c, g, x, w, x_zero_point, stage, std::move(y));
-  const auto& packed = packed_weights(c, isa, w, group, Mg, K, false);
+  const auto& packed = packed_weights(c, isa, w, group, Mg, K, false, out_size);
   // A pointwise conv's im2col is its input; anything else builds each row as it is packed, so
   // the im2col matrix never exists whole.
   bool pointwise = g.kernel_size() == 1 && g.out == g.in;
@@ -303,7 +306,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   for (int64_t item = 0; item < items; ++item) {
     reset(acts);
     auto pack_share = [&](int t, int n) { pack_quads(item, acts, quads * t / n, quads * (t + 1) / n); };
-    share_product(Mg, out_size, K, pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    share_product(Mg, out_size, K, qgemm_row_panel(packed[0]), pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }
