@@ -35,15 +35,20 @@ struct Shape3 {
   int64_t m, n, k;
 };
 
-// Medians of each function's time over `repeats` rounds, one call of each per round (after
-// three warm-up rounds).
+// Medians of each function's time per call over `repeats` rounds (after three warm-up rounds).
+// Each round times every function in turn, so that the host's drifting speed reaches them
+// alike; a function's turn is one untimed call, which brings its operands back into the caches
+// the others used, then three timed calls.
 std::vector<double> median_ms_interleaved(int repeats, const std::vector<std::function<void()>>& fns) {
+  constexpr int kTimedCalls = 3;
   std::vector<std::vector<double>> ms(fns.size());
   for (int round = -3; round < repeats; ++round)
     for (size_t i = 0; i < fns.size(); ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
       fns[i]();
-      if (round >= 0) ms[i].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int call = 0; call < kTimedCalls; ++call) fns[i]();
+      const double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (round >= 0) ms[i].push_back(elapsed / kTimedCalls);
     }
   std::vector<double> medians;
   for (auto& v : ms) {
@@ -147,7 +152,6 @@ int main(int argc, char** argv) {
           compute();
         };
         OneDnn dnn(s, a, b_kn, requant);
-        // Interleaved rounds, so that the host's drifting speed reaches all three alike.
         const std::vector<double> ms = median_ms_interleaved(repeats, {compute, pack_and_compute, [&] { dnn.run(); }});
         const double dyad_ms = ms[0], pack_ms = ms[1], dnn_ms = ms[2];
         const double g = ops / dyad_ms / 1e6, gp = ops / pack_ms / 1e6, gd = ops / dnn_ms / 1e6;

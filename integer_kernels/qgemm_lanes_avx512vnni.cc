@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "integer_kernels/qgemm_internal.h"
+#include "integer_kernels/requantize_avx512.h"
 
 namespace dyad::qgemm_detail {
 
@@ -135,10 +136,46 @@ inline __m512i requantize_lanes(__m512i acc, const LanePanel& p, int g, const Ou
   return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFF)), _mm512_slli_epi64(odd, 32));
 }
 
+// Sixteen rows' bytes of four columns (a vector each) as sixteen dwords, row r's four bytes in
+// dword r: a 4 x 16 byte transpose by two rounds of unpacks.
+inline __m512i rows_of_four_columns(__m128i a, __m128i b, __m128i c, __m128i d) {
+  const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
+  const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
+  __m512i out = _mm512_castsi128_si512(_mm_unpacklo_epi16(ab_lo, cd_lo));
+  out = _mm512_inserti32x4(out, _mm_unpackhi_epi16(ab_lo, cd_lo), 1);
+  out = _mm512_inserti32x4(out, _mm_unpacklo_epi16(ab_hi, cd_hi), 2);
+  return _mm512_inserti32x4(out, _mm_unpackhi_epi16(ab_hi, cd_hi), 3);
+}
+
 // Stores a tile's `columns` columns (from product column col0) for the panel's rows in
-// [first, last) (relative to the panel): each accumulator is one column of sixteen rows.
+// [first, last) (relative to the panel): each accumulator is one column of sixteen rows, so
+// its lanes go to sixteen rows of y. int32 sums leave by one scatter per accumulator where all
+// sixteen rows are stored; bytes by scatters of four columns at a time; the rest (narrow tiles,
+// a wide product's columns, partial groups of int32) one at a time.
+template <bool kBytes>
 void finish_tile(const __m512i* acc, const LanePanel& p, int64_t row0, int64_t first, int64_t last, int64_t col0, int columns,
                  const OutputStage& out) {
+  const bool scatter = out.ldy < (int64_t{1} << 26);  // 15 * ldy fits the int32 indices
+  const __m512i row_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                 _mm512_set1_epi32(static_cast<int32_t>(scatter ? out.ldy : 0)));
+  // Bytes of four or more consecutive columns: each row's four bytes of columns (0-3) and of
+  // the last four (overlapping when fewer than eight) go as one dword, sixteen rows per scatter.
+  if (kBytes && scatter && columns >= 4 && out.stage.column_pitch == 0) {
+    for (int g = 0; g < kGroups; ++g) {
+      const int64_t begin = std::max<int64_t>(first, 16 * g), end = std::min<int64_t>(last, 16 * (g + 1));
+      if (begin >= end) continue;
+      __m128i bytes[kLaneCols];
+      for (int c = 0; c < columns; ++c)
+        bytes[c] = low_bytes16(requantize_lanes(_mm512_add_epi32(acc[4 * c + g], _mm512_load_si512(p.offset + 16 * g)), p, g, out));
+      const __mmask16 rows = static_cast<__mmask16>(((1u << (end - 16 * g)) - 1) & ~((1u << (begin - 16 * g)) - 1));
+      uint8_t* base = static_cast<uint8_t*>(out.y) + (row0 + 16 * g) * out.ldy + col0;
+      for (int c : {0, columns - 4}) {
+        const __m512i dwords = rows_of_four_columns(bytes[c], bytes[c + 1], bytes[c + 2], bytes[c + 3]);
+        _mm512_mask_i32scatter_epi32(base + c, rows, row_offsets, dwords, 1);
+      }
+    }
+    return;
+  }
   for (int c = 0; c < columns; ++c) {
     const int64_t col = out.stage.column_of(col0 + c);
     if (col < 0) continue;  // a junk column of a wide product
@@ -146,14 +183,19 @@ void finish_tile(const __m512i* acc, const LanePanel& p, int64_t row0, int64_t f
       const int64_t begin = std::max<int64_t>(first, 16 * g), end = std::min<int64_t>(last, 16 * (g + 1));
       if (begin >= end) continue;
       __m512i v = _mm512_add_epi32(acc[4 * c + g], _mm512_load_si512(p.offset + 16 * g));
-      if (out.output != QOutput::Int32) v = requantize_lanes(v, p, g, out);
+      if (kBytes) v = requantize_lanes(v, p, g, out);
+      if (!kBytes && scatter && begin == 16 * g && end == 16 * (g + 1)) {
+        _mm512_i32scatter_epi32(static_cast<int32_t*>(out.y) + (row0 + begin) * out.ldy + col, row_offsets, v, 4);
+        continue;
+      }
       alignas(64) int32_t lanes[16];
       _mm512_store_si512(lanes, v);
-      for (int64_t r = begin; r < end; ++r) {
-        const int64_t at = (row0 + r) * out.ldy + col;
-        const int32_t value = lanes[r - 16 * g];
-        if (out.output == QOutput::Int32) static_cast<int32_t*>(out.y)[at] = value;
-        else static_cast<uint8_t*>(out.y)[at] = static_cast<uint8_t>(value);  // int8 too: the same low byte
+      if (kBytes) {
+        uint8_t* dst = static_cast<uint8_t*>(out.y) + (row0 + begin) * out.ldy + col;
+        for (int64_t r = begin; r < end; ++r, dst += out.ldy) *dst = static_cast<uint8_t>(lanes[r - 16 * g]);  // int8: the same low byte
+      } else {
+        int32_t* dst = static_cast<int32_t*>(out.y) + (row0 + begin) * out.ldy + col;
+        for (int64_t r = begin; r < end; ++r, dst += out.ldy) *dst = lanes[r - 16 * g];
       }
     }
   }
@@ -184,7 +226,8 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
       for (int64_t t = 0, col0 = chunk_begin; t < tiles; ++t) {
         const int columns = static_cast<int>(span / tiles + (t < span % tiles ? 1 : 0));
         accumulate(panel, k4, x.quads, chunk + (col0 % kChunk) * 4, columns, acc);
-        finish_tile(acc, panel_out, panel0, first, last, col0, columns, out);
+        if (output == QOutput::Int32) finish_tile<false>(acc, panel_out, panel0, first, last, col0, columns, out);
+        else finish_tile<true>(acc, panel_out, panel0, first, last, col0, columns, out);
         col0 += columns;
       }
     }
