@@ -6,8 +6,9 @@
 // Problems are "M x N x K" in oneDNN's terms (M rows of u8 activations, N output channels):
 // 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad computes the same product with
 // weights as rows (m = N) and activations as columns (n = M). Both sides pack the weights once,
-// outside the timing. oneDNN reads its activations as they are; Dyad repacks its activations into
-// its [K/4][N][4] layout on every call, reported separately ("+pack"). Output: int32, and uint8
+// outside the timing. oneDNN reads its activations as they are, row-major; Dyad's are in its
+// Tiled [N/32][K/4][32][4] layout (what its im2col packing writes), and "+pack" adds repacking
+// them from row-major on every call, the threads sharing it. Output: int32, and uint8
 // requantized per channel (oneDNN output scales; Dyad dyadic multipliers).
 #include <omp.h>
 
@@ -147,8 +148,14 @@ int main(int argc, char** argv) {
             }
           }
         };
+        // The threads share the packing by groups of four rows, as the executor's do.
         auto pack_and_compute = [&] {
-          px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
+          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px);
+          const int64_t quads = (s.k + 3) / 4;
+#pragma omp parallel for num_threads(threads) schedule(static)
+          for (int t = 0; t < threads; ++t)
+            qgemm_pack_activation_rows(px, 4 * (quads * t / threads), 4 * (quads * (t + 1) / threads),
+                                       [&](int64_t r, uint8_t*) { return x.data() + r * s.m; });
           compute();
         };
         OneDnn dnn(s, a, b_kn, requant);

@@ -36,11 +36,13 @@ inline void store_quads(__m128i a, __m128i b, __m128i c, __m128i d, __mmask16 co
 
 }  // namespace
 
-void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride) {
+  // Sixteen columns from a multiple of 16 lie in one 32-column chunk.
   for (int64_t c = 0; c < n; c += 16) {
     const __mmask16 columns = lanes_between(0, n - c);
     store_quads(_mm_maskz_loadu_epi8(columns, rows[0] + c), _mm_maskz_loadu_epi8(columns, rows[1] + c),
-                _mm_maskz_loadu_epi8(columns, rows[2] + c), _mm_maskz_loadu_epi8(columns, rows[3] + c), columns, dst + 4 * c);
+                _mm_maskz_loadu_epi8(columns, rows[2] + c), _mm_maskz_loadu_epi8(columns, rows[3] + c), columns,
+                dst + (c / 32) * chunk_stride + (c % 32) * 4);
   }
 }
 

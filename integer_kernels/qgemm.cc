@@ -28,21 +28,29 @@ int64_t round_up(int64_t v, int64_t multiple) { return (v + multiple - 1) / mult
 
 namespace {
 
+constexpr int64_t kChunk = QPackedActivations::kTileColumns;
+
+// Where column c's four bytes go (qgemm_interleave_quad).
+inline int64_t quad_column_at(int64_t c, int64_t chunk_stride) { return (c / kChunk) * chunk_stride + (c % kChunk) * 4; }
+
 // Interleaves columns from c while c + 16 <= end; returns where it stopped. SSE2 (every x86-64
-// CPU) turns sixteen columns into 64 bytes with two rounds of unpacks.
-int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end, uint8_t* dst) {
+// CPU) turns sixteen columns into 64 bytes with two rounds of unpacks; sixteen columns from a
+// multiple of 16 lie in one 32-column chunk.
+int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end, uint8_t* dst, int64_t chunk_stride) {
 #if defined(__SSE2__)
   for (; c + 16 <= end; c += 16) {
     auto load = [&](int j) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[j] + c)); };
     const __m128i a = load(0), b = load(1), cc = load(2), d = load(3);
     const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
     const __m128i cd_lo = _mm_unpacklo_epi8(cc, d), cd_hi = _mm_unpackhi_epi8(cc, d);
-    __m128i* out = reinterpret_cast<__m128i*>(dst + 4 * c);
+    __m128i* out = reinterpret_cast<__m128i*>(dst + quad_column_at(c, chunk_stride));
     _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(ab_lo, cd_lo));
     _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(ab_lo, cd_lo));
     _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(ab_hi, cd_hi));
     _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(ab_hi, cd_hi));
   }
+#else
+  (void)rows, (void)end, (void)dst, (void)chunk_stride;
 #endif
   return c;
 }
@@ -51,9 +59,9 @@ int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end
 
 namespace qgemm_detail {
 
-void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride) {
   for (int64_t c = 0; c < n; ++c)
-    for (int j = 0; j < 4; ++j) dst[4 * c + j] = rows[j][c];
+    for (int j = 0; j < 4; ++j) dst[quad_column_at(c, chunk_stride) + j] = rows[j][c];
 }
 
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
@@ -87,11 +95,11 @@ void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int6
   qgemm_detail::interleave_phase__ref(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
 }
 
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst) {
-  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst);
-  const int64_t c = interleave_sixteens(rows, 0, n, dst);
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride) {
+  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst, chunk_stride);
+  const int64_t c = interleave_sixteens(rows, 0, n, dst, chunk_stride);
   const uint8_t* const tail[4] = {rows[0] + c, rows[1] + c, rows[2] + c, rows[3] + c};
-  qgemm_detail::interleave_quad__ref(tail, n - c, dst + 4 * c);
+  qgemm_detail::interleave_quad__ref(tail, n - c, dst + quad_column_at(c, chunk_stride), chunk_stride);  // c is a multiple of 32 or the tail is in c's chunk
 }
 
 const char* qisa_name(QIsa isa) {
@@ -219,19 +227,10 @@ void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_
   DYAD_CHECK(row_begin % 4 == 0 && p.layout != QActivationLayout::Indirect);
   uint8_t* zeros = scratch.data() + 4 * n;
   std::memset(zeros, 0, static_cast<size_t>(n));
-  constexpr int64_t kTile = QPackedActivations::kTileColumns;
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 4) {
     const uint8_t* rows[4];
     for (int64_t j = 0; j < 4; ++j) rows[j] = r0 + j < p.k ? row(r0 + j, scratch.data() + j * n) : zeros;
-    uint8_t* quad = p.data.data() + (r0 / 4) * p.quad_pitch;
-    if (p.layout == QActivationLayout::Tiled) {  // one interleave per chunk
-      for (int64_t c0 = 0; c0 < n; c0 += kTile) {
-        const uint8_t* chunk[4] = {rows[0] + c0, rows[1] + c0, rows[2] + c0, rows[3] + c0};
-        qgemm_interleave_quad(chunk, std::min(kTile, n - c0), quad + (c0 / kTile) * p.tile_stride);
-      }
-    } else {
-      qgemm_interleave_quad(rows, n, quad);
-    }
+    qgemm_interleave_quad(rows, n, p.data.data() + (r0 / 4) * p.quad_pitch, p.tile_stride);
   }
 }
 

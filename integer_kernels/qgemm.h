@@ -90,8 +90,10 @@ void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations&
 void qgemm_activations_reset_strided(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
 using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
-// dst[4c + j] = rows[j][c] for c < n: four rows into the VNNI quad layout (Strided).
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+// Four rows into the VNNI quad layout, for c < n: column c's four bytes rows[j][c] at
+// dst + (c / 32) * chunk_stride + (c % 32) * 4 + j. chunk_stride 128 writes them consecutively
+// (Strided); K/4 * 128 writes one quad of a Tiled layout.
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride = 128);
 // A whole stride phase of four channels' padded planes (each height x width), the way an
 // in-place convolution reads its input: output row r (of `rows`, each `cols` columns, written
 // one after another) holds, at dst[4t + j], channel j's input at row first_row + r * row_step

@@ -46,8 +46,8 @@ bool avx512vnni_cpu();
 bool avx2_cpu();
 
 // qgemm_interleave_quad's variants: the scalar reference and AVX-512 (exact reads and writes).
-void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
-void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst);
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride);
+void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride);
 // One row of qgemm_interleave_phase, by definition: dst[4t + j] = rows[j][first + t * step], or
 // `pad` where that index is outside [0, width) or rows[j] is nullptr.
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,

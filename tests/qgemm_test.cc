@@ -196,20 +196,36 @@ TEST(Qgemm, WideColumnsKeepTheFirstColumnsOfEachOutputRow) {
 }
 
 TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
-  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  // Consecutive quads (chunk stride 128) and a Tiled layout's quad (32-column chunks 640 bytes
+  // apart); the reference against the definition, the AVX-512 twin and the portable SSE2 path
+  // against the reference, every byte between chunks left alone.
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
-  for (int64_t n = 0; n <= 100; ++n) {
-    std::vector<uint8_t> rows(static_cast<size_t>(4 * n + 1));
-    for (auto& v : rows) v = static_cast<uint8_t>(rng());
-    const uint8_t* r[4] = {rows.data(), rows.data() + n, rows.data() + 2 * n, rows.data() + 3 * n};
-    // Each output in its own exact-size heap block, so AddressSanitizer sees any overrun.
-    auto reference = std::make_unique<uint8_t[]>(static_cast<size_t>(4 * n + 1)), simd = std::make_unique<uint8_t[]>(static_cast<size_t>(4 * n + 1));
-    reference[static_cast<size_t>(4 * n)] = simd[static_cast<size_t>(4 * n)] = 0x5A;
-    qgemm_detail::interleave_quad__ref(r, n, reference.get());
-    qgemm_detail::interleave_quad__avx512(r, n, simd.get());
-    ASSERT_TRUE(std::equal(reference.get(), reference.get() + 4 * n + 1, simd.get())) << "n=" << n;
-    ASSERT_EQ(simd[static_cast<size_t>(4 * n)], 0x5A) << "wrote past 4n at n=" << n;
-  }
+  for (int64_t stride : {int64_t{128}, int64_t{640}})
+    for (int64_t n = 0; n <= 100; ++n) {
+      std::vector<uint8_t> rows(static_cast<size_t>(4 * n + 1));
+      for (auto& v : rows) v = static_cast<uint8_t>(rng());
+      const uint8_t* r[4] = {rows.data(), rows.data() + n, rows.data() + 2 * n, rows.data() + 3 * n};
+      const int64_t chunks = (n + 31) / 32;
+      const size_t bytes = static_cast<size_t>(chunks == 0 ? 1 : (chunks - 1) * stride + 128 + 1);
+      std::vector<uint8_t> defined(bytes, 0x5A);
+      for (int64_t c = 0; c < n; ++c)
+        for (int j = 0; j < 4; ++j) defined[static_cast<size_t>((c / 32) * stride + (c % 32) * 4 + j)] = r[j][c];
+      // Each output in its own exact-size heap block, so AddressSanitizer sees any overrun.
+      auto reference = std::make_unique<uint8_t[]>(bytes), portable = std::make_unique<uint8_t[]>(bytes);
+      std::fill(reference.get(), reference.get() + bytes, uint8_t{0x5A});
+      std::fill(portable.get(), portable.get() + bytes, uint8_t{0x5A});
+      qgemm_detail::interleave_quad__ref(r, n, reference.get(), stride);
+      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), reference.get())) << "reference, n=" << n << " stride " << stride;
+      if (qgemm_isa_best() != QIsa::Avx512Vnni) {
+        qgemm_interleave_quad(r, n, portable.get(), stride);
+        ASSERT_TRUE(std::equal(defined.begin(), defined.end(), portable.get())) << "portable, n=" << n << " stride " << stride;
+      }
+      if (!qisa_supported(QIsa::Avx512Vnni)) continue;
+      auto simd = std::make_unique<uint8_t[]>(bytes);
+      std::fill(simd.get(), simd.get() + bytes, uint8_t{0x5A});
+      qgemm_detail::interleave_quad__avx512(r, n, simd.get(), stride);
+      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), simd.get())) << "avx512, n=" << n << " stride " << stride;
+    }
 }
 
 TEST(Qgemm, PhaseInterleaveEqualsTheScalarTwin) {
