@@ -133,9 +133,9 @@ int main(int argc, char** argv) {
         const QOutputStage stage{mult.data(), 0, 0, 255};
         QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
         auto compute = [&] {
-          // Threads share 32-column tiles when there are several each, else weight panels.
+          // Threads share 32-column tiles or weight panels, as the executor splits a product.
           const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
-          const bool by_rows = (tiles < 4 * threads || layout == QWeightLayout::RowsInLanes) && row_panels >= threads;
+          const bool by_rows = qgemm_split_by_rows(s.n, s.m, row_align, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
           for (int t = 0; t < threads; ++t) {
             if (by_rows) {

@@ -151,6 +151,17 @@ QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k) {
   return rows_cost < columns_cost ? QWeightLayout::RowsInLanes : QWeightLayout::ColumnsInLanes;
 }
 
+bool qgemm_split_by_rows(int64_t rows, int64_t columns, int64_t row_panel, int threads) {
+  if (threads <= 1 || rows <= 0 || columns <= 0) return false;
+  const int64_t tiles = (columns + kChunk - 1) / kChunk, panels = (rows + row_panel - 1) / row_panel;
+  if (panels < threads) return false;
+  if (tiles < threads) return true;
+  // The busiest thread's share over an even one, each way.
+  const double by_columns = static_cast<double>(std::min(columns, (tiles + threads - 1) / threads * kChunk)) * threads / static_cast<double>(columns);
+  const double by_rows = static_cast<double>(std::min(rows, (panels + threads - 1) / threads * row_panel)) * threads / static_cast<double>(rows);
+  return by_rows < by_columns;
+}
+
 int64_t qgemm_row_panel(const QPackedWeights& w) { return w.layout == QWeightLayout::RowsInLanes ? kLaneRows : kQgemmRowAlign; }
 
 QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw, QWeightLayout layout) {

@@ -138,6 +138,10 @@ void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_
 // RowsInLanes layout computes the whole panel and stores its own rows.
 inline constexpr int64_t kQgemmRowAlign = 8;
 int64_t qgemm_row_panel(const QPackedWeights& w);
+// How `threads` threads should share a rows x columns product: true for weight panels of
+// row_panel rows, false for 32-column tiles; whichever leaves the busiest thread less above an
+// even share (columns on a tie: each thread then reads only its own activations).
+bool qgemm_split_by_rows(int64_t rows, int64_t columns, int64_t row_panel, int threads);
 void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias, int64_t m_begin,
                 int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy);
 

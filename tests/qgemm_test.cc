@@ -382,6 +382,20 @@ TEST(Qgemm, LayoutChoiceWeighsWastedLanesAgainstStores) {
   EXPECT_EQ(qgemm_pack_weights(QIsa::Avx2, nullptr, 0, 0, 0, QWeightLayout::RowsInLanes).layout, QWeightLayout::ColumnsInLanes);
 }
 
+TEST(Qgemm, ThreadsSplitTheProductTheMoreEvenWay) {
+  // Hand-derived. 784 columns are 25 tiles: 13 for the busier of two threads, 416 of 784
+  // columns (1.06 of an even share), against 128 rows in 16 panels, 8 each (1.0): rows.
+  // 3136 columns (98 tiles) split evenly: columns win the tie. 49 columns in two tiles (64 of
+  // 49 columns: 1.31) against 512 rows in eight 64-row panels: rows. Fewer panels than
+  // threads: columns; fewer tiles than threads: rows; one thread: columns.
+  EXPECT_TRUE(qgemm_split_by_rows(128, 784, 8, 2));
+  EXPECT_FALSE(qgemm_split_by_rows(64, 3136, 8, 2));
+  EXPECT_TRUE(qgemm_split_by_rows(512, 49, 64, 2));
+  EXPECT_FALSE(qgemm_split_by_rows(8, 49, 8, 2));
+  EXPECT_TRUE(qgemm_split_by_rows(64, 20, 8, 2));
+  EXPECT_FALSE(qgemm_split_by_rows(512, 49, 64, 1));
+}
+
 TEST(Qgemm, LongReductionsWrapLikeTheReference) {
   // K large enough that 255 * 127 * K passes 2^31: the int32 accumulator wraps in every variant.
   std::mt19937 rng(11);

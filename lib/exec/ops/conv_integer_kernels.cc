@@ -21,16 +21,16 @@ inline void spin_pause() {
 #endif
 }
 
-// One product of `rows` x `columns` shared by the threads: by 32-column tiles when each thread
-// gets several, else by weight panels of row_align rows (a late layer's 7 x 7 outputs are two
-// tiles, which two threads would share unevenly). Each thread first runs prepare(thread, threads) (its share
-// of making the activations), then, once all have, fn(m_begin, m_end, n_begin, n_end): one
-// parallel region per product instead of two.
+// One product of `rows` x `columns` shared by the threads: by 32-column tiles or by weight
+// panels of row_align rows, whichever splits it more evenly (qgemm_split_by_rows: a late
+// layer's 7 x 7 outputs are two tiles, which two threads would share unevenly). Each thread
+// first runs prepare(thread, threads) (its share of making the activations), then, once all
+// have, fn(m_begin, m_end, n_begin, n_end): one parallel region per product instead of two.
 template <typename Prepare, typename F>
 void share_product(int64_t rows, int64_t columns, int64_t k, int64_t row_align, Prepare&& prepare, F&& fn) {
   const int64_t tiles = (columns + 31) / 32, panels = (rows + row_align - 1) / row_align;
   const int threads = omp_get_max_threads();
-  const bool by_rows = tiles < 4 * threads && panels >= 2 * threads;
+  const bool by_rows = qgemm_split_by_rows(rows, columns, row_align, threads);
   const int64_t units = by_rows ? panels : tiles, cost = by_rows ? row_align * k * columns : 32 * rows * k;
   auto chunk = [&](int64_t b, int64_t e) {
     if (by_rows) fn(b * row_align, std::min(rows, e * row_align), int64_t{0}, columns);
