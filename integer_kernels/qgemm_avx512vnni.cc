@@ -105,6 +105,8 @@ void finish_rows(const __m512i* acc, const PanelStage& panel, int64_t rows, int6
   for (int64_t r = 0; r < rows; ++r) {
     const __m512i offset = _mm512_set1_epi32(panel.offset[r]);
     const int64_t row_start = (row0 + r) * out.ldy;
+    RequantizerVectors requantizer;
+    if (kBytes) requantizer = vectors_of(panel.requantizer[r]);
     for (int h = 0; h < 2; ++h) {
       if (masks[h] == 0) continue;
       const __m512i sum = _mm512_add_epi32(acc[2 * r + h], offset);
@@ -117,7 +119,7 @@ void finish_rows(const __m512i* acc, const PanelStage& panel, int64_t rows, int6
         continue;
       }
       // uint8 and int8 store the same low bytes: the values are already in range.
-      const __m128i bytes = low_bytes16(requantize16(sum, panel.requantizer[r]));
+      const __m128i bytes = low_bytes16(requantize16(sum, requantizer));
       if (kRuns)
         for (int i = 0; i < runs[h].count; ++i)
           _mm_mask_storeu_epi8(element_at(out.y, row_start + runs[h].shift[i], 1), runs[h].mask[i], bytes);

@@ -41,6 +41,34 @@ inline Requantizer make_requantizer(DyadicMultiplier d, int32_t zero_point, int3
   return r;
 }
 
+// A Requantizer's constants in registers, for applying it to several vectors (a GEMM row's
+// two halves): built once, in locals, so that stores between the vectors cannot make the
+// compiler reload them.
+struct RequantizerVectors {
+  __m512i m, round, lo, hi, zero_point;
+  __m128i shift, odd_shift;
+  int32_t kind;
+};
+
+__attribute__((always_inline)) inline RequantizerVectors vectors_of(const Requantizer& r) {
+  RequantizerVectors v;
+  v.kind = r.kind;
+  v.m = _mm512_set1_epi64(r.m);
+  v.round = _mm512_set1_epi64(r.round);
+  v.shift = _mm_cvtsi64_si128(r.shift);
+  v.odd_shift = _mm_cvtsi64_si128(r.odd_shift);
+  if (r.kind == Requantizer::kNarrow) {  // clamped in 64-bit lanes
+    v.lo = _mm512_set1_epi64(r.lo);
+    v.hi = _mm512_set1_epi64(r.hi);
+    v.zero_point = _mm512_set1_epi64(r.zero_point);
+  } else {
+    v.lo = _mm512_set1_epi32(r.lo);
+    v.hi = _mm512_set1_epi32(r.hi);
+    v.zero_point = _mm512_set1_epi32(r.zero_point);
+  }
+  return v;
+}
+
 // Returns int32 lanes in [qmin, qmax]: (acc * m + 2^(s-1)) >> s in int64 lanes (even and odd
 // 32-bit lanes multiplied separately with vpmuldq), plus the zero point, clamped. Three forms,
 // the same integers:
@@ -53,35 +81,33 @@ inline Requantizer make_requantizer(DyadicMultiplier d, int32_t zero_point, int3
 //    are joined, clamped to [qmin - zp, qmax - zp] so that adding the zero point cannot wrap.
 //  - kNarrow, s < 31: the rescaled lanes may not fit int32; clamped in 64-bit lanes.
 // Always inlined: as a call it made the GEMM tile spill its accumulators around every store.
-__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const Requantizer& r) {
-  const __m512i m = _mm512_set1_epi64(r.m);
-  const __m512i round = _mm512_set1_epi64(r.round);
-  const __m128i shift = _mm_loadu_si64(&r.shift);
+__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const RequantizerVectors& r) {
+  const __m512i even_product = _mm512_mul_epi32(acc, r.m), odd_product = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r.m);
   if (r.kind == Requantizer::kFolded) {
-    const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, m), round), shift);
-    const __m512i odd =
-        _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m), round), _mm_loadu_si64(&r.odd_shift));
+    const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(even_product, r.round), r.shift);
+    const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(odd_product, r.round), r.odd_shift);
     const __m512i joined = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-    return _mm512_min_epi32(_mm512_max_epi32(joined, _mm512_set1_epi32(r.lo)), _mm512_set1_epi32(r.hi));
+    return _mm512_min_epi32(_mm512_max_epi32(joined, r.lo), r.hi);
   }
   if (r.kind == Requantizer::kWide) {
-    const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, m), round), shift);
-    const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m), round), shift);
+    const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(even_product, r.round), r.shift);
+    const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(odd_product, r.round), r.shift);
     // Lane 2j from even's dword 2j, lane 2j + 1 from odd's dword 2j (16 + 2j in the pair).
     const __m512i joined = _mm512_permutex2var_epi32(
         even, _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), odd);
-    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(joined, _mm512_set1_epi32(r.lo)), _mm512_set1_epi32(r.hi));
-    return _mm512_add_epi32(clamped, _mm512_set1_epi32(r.zero_point));
+    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(joined, r.lo), r.hi);
+    return _mm512_add_epi32(clamped, r.zero_point);
   }
-  const __m512i zp = _mm512_set1_epi64(r.zero_point), lo = _mm512_set1_epi64(r.lo), hi = _mm512_set1_epi64(r.hi);
   auto finish = [&](__m512i p) {
-    const __m512i v = _mm512_add_epi64(_mm512_sra_epi64(_mm512_add_epi64(p, round), shift), zp);
-    return _mm512_min_epi64(_mm512_max_epi64(v, lo), hi);
+    const __m512i v = _mm512_add_epi64(_mm512_sra_epi64(_mm512_add_epi64(p, r.round), r.shift), r.zero_point);
+    return _mm512_min_epi64(_mm512_max_epi64(v, r.lo), r.hi);
   };
-  const __m512i even = finish(_mm512_mul_epi32(acc, m));                         // lanes 0, 2, 4, ...
-  const __m512i odd = finish(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m));  // lanes 1, 3, 5, ...
+  const __m512i even = finish(even_product);  // lanes 0, 2, 4, ...
+  const __m512i odd = finish(odd_product);    // lanes 1, 3, 5, ...
   return _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFF)), _mm512_slli_epi64(odd, 32));
 }
+
+__attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const Requantizer& r) { return requantize16(acc, vectors_of(r)); }
 
 // The low byte of each int32 lane, narrowed in a register (vpmovdb). The empty asm keeps it
 // there: GCC otherwise folds the narrow into a following masked store, and vpmovdb to memory is
