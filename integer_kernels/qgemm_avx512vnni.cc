@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -72,15 +73,23 @@ inline void* element_at(void* base, int64_t index, int64_t bytes) {
 struct PanelStage {
   int32_t offset[kVnniRows];
   Requantizer requantizer[kVnniRows];
+  bool all_folded = false;  // eight rows, all Requantizer::kFolded (the asm epilogue's case)
 };
+// The byte offsets the asm epilogue reads a Requantizer at.
+static_assert(offsetof(Requantizer, m) == 0 && offsetof(Requantizer, round) == 8 && offsetof(Requantizer, shift) == 16 &&
+              offsetof(Requantizer, odd_shift) == 24 && offsetof(Requantizer, lo) == 32 && offsetof(Requantizer, hi) == 36 &&
+              sizeof(Requantizer) == 48);
 
 PanelStage panel_stage(const OutputStage& out, int64_t row0, int64_t rows) {
   PanelStage p;
   const QOutputStage& stage = out.stage;
+  p.all_folded = out.output != QOutput::Int32 && rows == kVnniRows;
   for (int64_t r = 0; r < rows; ++r) {
     p.offset[r] = static_cast<int32_t>(out.offset(row0 + r));
-    if (out.output != QOutput::Int32)
+    if (out.output != QOutput::Int32) {
       p.requantizer[r] = make_requantizer(stage.multipliers[row0 + r], stage.zero_point_of(row0 + r), stage.qmin, stage.qmax);
+      p.all_folded = p.all_folded && p.requantizer[r].kind == Requantizer::kFolded;
+    }
   }
   return p;
 }
@@ -175,6 +184,35 @@ FinishFn finish_for(const OutputStage& out) {
   "vmovdqu32 %%zmm" a0 ", (%[py])\n\t"                      \
   "vmovdqu32 %%zmm" a1 ", 64(%[py])\n\t"                    \
   "add %[row_bytes], %[py]\n\t"
+// requantize16's kFolded form on accumulator a (zmm19-24: the row's m, rounding constant, shift,
+// odd shift, clamp bounds), narrowed to bytes and stored at byte `at` of %[py].
+#define DYAD_QTILE_REQUANT_HALF(a, at)                           \
+  "vpsrlq $32, %%zmm" a ", %%zmm25\n\t"                          \
+  "vpmuldq %%zmm19, %%zmm" a ", %%zmm26\n\t"                     \
+  "vpmuldq %%zmm19, %%zmm25, %%zmm25\n\t"                        \
+  "vpaddq %%zmm20, %%zmm26, %%zmm26\n\t"                         \
+  "vpaddq %%zmm20, %%zmm25, %%zmm25\n\t"                         \
+  "vpsraq %%xmm21, %%zmm26, %%zmm26\n\t"                         \
+  "vpsraq %%xmm22, %%zmm25, %%zmm25\n\t"                         \
+  "vpblendmd %%zmm25, %%zmm26, %%zmm26%{%[odd]%}\n\t"            \
+  "vpmaxsd %%zmm23, %%zmm26, %%zmm26\n\t"                        \
+  "vpminsd %%zmm24, %%zmm26, %%zmm26\n\t"                        \
+  "vpmovdb %%zmm26, %%xmm26\n\t"                                 \
+  "vmovdqu8 %%xmm26, " at "(%[py])\n\t"
+// Row r of a whole byte tile: the sums (zmm a0, a1) plus the row's offset (byte `offset` of
+// %[offsets]), requantized with the Requantizer at byte `rq` of %[rq]; %[py] then moves down.
+#define DYAD_QTILE_REQUANT_ROW(offset, rq, a0, a1)                \
+  "vpbroadcastd " offset "(%[offsets]), %%zmm18\n\t"             \
+  "vpaddd %%zmm18, %%zmm" a0 ", %%zmm" a0 "\n\t"                \
+  "vpaddd %%zmm18, %%zmm" a1 ", %%zmm" a1 "\n\t"                \
+  "vpbroadcastq " rq "(%[rq]), %%zmm19\n\t"                      \
+  "vpbroadcastq " rq "+8(%[rq]), %%zmm20\n\t"                    \
+  "vmovq " rq "+16(%[rq]), %%xmm21\n\t"                          \
+  "vmovq " rq "+24(%[rq]), %%xmm22\n\t"                          \
+  "vpbroadcastd " rq "+32(%[rq]), %%zmm23\n\t"                   \
+  "vpbroadcastd " rq "+36(%[rq]), %%zmm24\n\t"                   \
+  DYAD_QTILE_REQUANT_HALF(a0, "0") DYAD_QTILE_REQUANT_HALF(a1, "16") \
+  "add %[row_bytes], %[py]\n\t"
 #define DYAD_QTILE_CLOBBERS                                                                              \
   "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
       "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "memory"
@@ -212,6 +250,32 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
         : [pw] "+r"(pw), [px] "+r"(px), [py] "+r"(py)
         : [end] "r"(pw_end), [offsets] "r"(stage.offset), [row_bytes] "r"(row_bytes)
         : DYAD_QTILE_CLOBBERS);
+    return;
+  }
+  if (kPacked && stage.all_folded && lane_begin == 0 && lane_end == kVnniCols && out.stage.column_pitch == 0) {
+    // A whole tile of bytes whose rows all take requantize16's kFolded form: the same
+    // operations, done in the asm from the registers.
+    const uint8_t* px = packed;
+    uint8_t* py = static_cast<uint8_t*>(out.y) + row0 * out.ldy + col_base;
+    const int64_t row_bytes = out.ldy;
+    const __mmask16 odd_lanes = 0xAAAA;
+    asm volatile(DYAD_QTILE_ZERO
+        "1:\n\t"
+        "vmovdqu64 (%[px]), %%zmm16\n\t"
+        "vmovdqu64 64(%[px]), %%zmm17\n\t"
+        DYAD_QTILE_ASM
+        "add $128, %[px]\n\t"
+        "add $32, %[pw]\n\t"
+        "cmp %[end], %[pw]\n\t"
+        "jne 1b\n\t"
+        DYAD_QTILE_REQUANT_ROW("0", "0", "0", "1") DYAD_QTILE_REQUANT_ROW("4", "48", "2", "3")
+        DYAD_QTILE_REQUANT_ROW("8", "96", "4", "5") DYAD_QTILE_REQUANT_ROW("12", "144", "6", "7")
+        DYAD_QTILE_REQUANT_ROW("16", "192", "8", "9") DYAD_QTILE_REQUANT_ROW("20", "240", "10", "11")
+        DYAD_QTILE_REQUANT_ROW("24", "288", "12", "13") DYAD_QTILE_REQUANT_ROW("28", "336", "14", "15")
+        : [pw] "+r"(pw), [px] "+r"(px), [py] "+r"(py)
+        : [end] "r"(pw_end), [offsets] "r"(stage.offset), [rq] "r"(stage.requantizer), [row_bytes] "r"(row_bytes),
+          [odd] "Yk"(odd_lanes)
+        : DYAD_QTILE_CLOBBERS, "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26");
     return;
   }
   if (kPacked) {
@@ -274,6 +338,8 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
 #undef DYAD_QTILE_SPILL
 #undef DYAD_QTILE_CLOBBERS
 #undef DYAD_QTILE_STORE_ROW
+#undef DYAD_QTILE_REQUANT_HALF
+#undef DYAD_QTILE_REQUANT_ROW
 
 using TileFn = void (*)(const int8_t*, int64_t, const uint8_t*, const uint8_t* const*, int64_t, const PanelStage&, int64_t, int64_t,
                        int64_t, int64_t, int64_t, const OutputStage&, FinishFn);
