@@ -189,13 +189,22 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
   return p;
 }
 
-void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
+namespace {
+
+// The fields every layout sets; the caller then sizes `data`.
+void reset_header(QIsa isa, int64_t k, int64_t n, QActivationLayout layout, QPackedActivations& p) {
   p.isa = isa;
   p.k = k;
   p.n = n;
-  p.layout = QActivationLayout::Tiled;
+  p.layout = layout;
   p.base = nullptr;
   p.quad_offsets.clear();
+}
+
+}  // namespace
+
+void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
+  reset_header(isa, k, n, QActivationLayout::Tiled, p);
   if (isa == QIsa::Reference) {  // plain [K][N]
     p.data.resize(static_cast<size_t>(k * n));
     return;
@@ -213,12 +222,7 @@ void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations&
 
 void qgemm_activations_reset_strided(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
   DYAD_CHECK(isa != QIsa::Reference);
-  p.isa = isa;
-  p.k = k;
-  p.n = n;
-  p.layout = QActivationLayout::Strided;
-  p.base = nullptr;
-  p.quad_offsets.clear();
+  reset_header(isa, k, n, QActivationLayout::Strided, p);
   p.quad_pitch = n * 4;
   p.tile_stride = QPackedActivations::kTileColumns * 4;
   p.data.resize(static_cast<size_t>(round_up(k, 4) * n));

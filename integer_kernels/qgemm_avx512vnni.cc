@@ -2,9 +2,10 @@
 // four k per vpdpbusd (u8 activations x s8 weights, exact int32 sums, wrapping like the
 // reference). Columns go in blocks sized for L2. Tiled activations are read where they are
 // (each tile's k steps are consecutive); Strided and Indirect ones are copied tile by tile into
-// consecutive memory when enough weight rows reuse them. Epilogue, once per tile from the
-// spilled sums: per row, acc += bias - z * rowsum, then requantize16 (requantize_avx512.h) and a
-// truncating narrow to bytes, which is exact because the values are already in range.
+// consecutive memory when enough weight rows reuse them. Epilogue, per row: acc += bias -
+// z * rowsum, then requantize16 (requantize_avx512.h) and a truncating narrow to bytes, which is
+// exact because the values are already in range; inside the asm for whole tiles of int32 or of
+// folded-form bytes, otherwise once per tile from the spilled sums.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -175,6 +176,26 @@ FinishFn finish_for(const OutputStage& out) {
   "vmovdqa64 %%zmm9, 576(%[acc])\n\t" "vmovdqa64 %%zmm10, 640(%[acc])\n\t" "vmovdqa64 %%zmm11, 704(%[acc])\n\t" \
   "vmovdqa64 %%zmm12, 768(%[acc])\n\t" "vmovdqa64 %%zmm13, 832(%[acc])\n\t" "vmovdqa64 %%zmm14, 896(%[acc])\n\t" \
   "vmovdqa64 %%zmm15, 960(%[acc])\n\t"
+// The k loop over consecutive activations (%[px] + 128 kk), and over quads read through the
+// table %[q] (LOADS: the two vectors of activations at %[px] + %[off]).
+#define DYAD_QTILE_PACKED_LOOP                \
+  "1:\n\t"                                    \
+  "vmovdqu64 (%[px]), %%zmm16\n\t"            \
+  "vmovdqu64 64(%[px]), %%zmm17\n\t"          \
+  DYAD_QTILE_ASM                              \
+  "add $128, %[px]\n\t"                       \
+  "add $32, %[pw]\n\t"                        \
+  "cmp %[end], %[pw]\n\t"                     \
+  "jne 1b\n\t"
+#define DYAD_QTILE_INDIRECT_LOOP(LOADS)       \
+  "1:\n\t"                                    \
+  "mov (%[q]), %[px]\n\t"                     \
+  LOADS                                       \
+  DYAD_QTILE_ASM                              \
+  "add $8, %[q]\n\t"                          \
+  "add $32, %[pw]\n\t"                        \
+  "cmp %[end], %[pw]\n\t"                     \
+  "jne 1b\n\t"
 // Row r of a whole int32 tile: its sums (zmm a0, a1) plus the row's offset (at byte `offset` of
 // %[offsets]) stored at %[py], which then moves one row down.
 #define DYAD_QTILE_STORE_ROW(offset, a0, a1)                 \
@@ -236,14 +257,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
     int32_t* py = static_cast<int32_t*>(out.y) + row0 * out.ldy + col_base;
     const int64_t row_bytes = out.ldy * 4;
     asm volatile(DYAD_QTILE_ZERO
-        "1:\n\t"
-        "vmovdqu64 (%[px]), %%zmm16\n\t"
-        "vmovdqu64 64(%[px]), %%zmm17\n\t"
-        DYAD_QTILE_ASM
-        "add $128, %[px]\n\t"
-        "add $32, %[pw]\n\t"
-        "cmp %[end], %[pw]\n\t"
-        "jne 1b\n\t"
+        DYAD_QTILE_PACKED_LOOP
         DYAD_QTILE_STORE_ROW("0", "0", "1") DYAD_QTILE_STORE_ROW("4", "2", "3") DYAD_QTILE_STORE_ROW("8", "4", "5")
         DYAD_QTILE_STORE_ROW("12", "6", "7") DYAD_QTILE_STORE_ROW("16", "8", "9") DYAD_QTILE_STORE_ROW("20", "10", "11")
         DYAD_QTILE_STORE_ROW("24", "12", "13") DYAD_QTILE_STORE_ROW("28", "14", "15")
@@ -260,14 +274,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
     const int64_t row_bytes = out.ldy;
     const __mmask16 odd_lanes = 0xAAAA;
     asm volatile(DYAD_QTILE_ZERO
-        "1:\n\t"
-        "vmovdqu64 (%[px]), %%zmm16\n\t"
-        "vmovdqu64 64(%[px]), %%zmm17\n\t"
-        DYAD_QTILE_ASM
-        "add $128, %[px]\n\t"
-        "add $32, %[pw]\n\t"
-        "cmp %[end], %[pw]\n\t"
-        "jne 1b\n\t"
+        DYAD_QTILE_PACKED_LOOP
         DYAD_QTILE_REQUANT_ROW("0", "0", "0", "1") DYAD_QTILE_REQUANT_ROW("4", "48", "2", "3")
         DYAD_QTILE_REQUANT_ROW("8", "96", "4", "5") DYAD_QTILE_REQUANT_ROW("12", "144", "6", "7")
         DYAD_QTILE_REQUANT_ROW("16", "192", "8", "9") DYAD_QTILE_REQUANT_ROW("20", "240", "10", "11")
@@ -281,14 +288,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
   if (kPacked) {
     const uint8_t* px = packed;
     asm volatile(DYAD_QTILE_ZERO
-        "1:\n\t"
-        "vmovdqu64 (%[px]), %%zmm16\n\t"
-        "vmovdqu64 64(%[px]), %%zmm17\n\t"
-        DYAD_QTILE_ASM
-        "add $128, %[px]\n\t"
-        "add $32, %[pw]\n\t"
-        "cmp %[end], %[pw]\n\t"
-        "jne 1b\n\t"
+        DYAD_QTILE_PACKED_LOOP
         DYAD_QTILE_SPILL
         : [pw] "+r"(pw), [px] "+r"(px)
         : [end] "r"(pw_end), [acc] "r"(acc)
@@ -299,30 +299,16 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
     if (kMasked) {
       const __mmask16 m0 = lane_mask(lane_end), m1 = lane_mask(lane_end - 16);
       asm volatile(DYAD_QTILE_ZERO
-          "1:\n\t"
-          "mov (%[q]), %[px]\n\t"
-          "vmovdqu32 (%[px],%[off]), %%zmm16%{%[m0]%}%{z%}\n\t"
-          "vmovdqu32 64(%[px],%[off]), %%zmm17%{%[m1]%}%{z%}\n\t"
-          DYAD_QTILE_ASM
-          "add $8, %[q]\n\t"
-          "add $32, %[pw]\n\t"
-          "cmp %[end], %[pw]\n\t"
-          "jne 1b\n\t"
+          DYAD_QTILE_INDIRECT_LOOP("vmovdqu32 (%[px],%[off]), %%zmm16%{%[m0]%}%{z%}\n\t"
+                                   "vmovdqu32 64(%[px],%[off]), %%zmm17%{%[m1]%}%{z%}\n\t")
           DYAD_QTILE_SPILL
           : [pw] "+r"(pw), [q] "+r"(q), [px] "=&r"(px)
           : [end] "r"(pw_end), [off] "r"(offset), [m0] "Yk"(m0), [m1] "Yk"(m1), [acc] "r"(acc)
           : DYAD_QTILE_CLOBBERS);
     } else {
       asm volatile(DYAD_QTILE_ZERO
-          "1:\n\t"
-          "mov (%[q]), %[px]\n\t"
-          "vmovdqu64 (%[px],%[off]), %%zmm16\n\t"
-          "vmovdqu64 64(%[px],%[off]), %%zmm17\n\t"
-          DYAD_QTILE_ASM
-          "add $8, %[q]\n\t"
-          "add $32, %[pw]\n\t"
-          "cmp %[end], %[pw]\n\t"
-          "jne 1b\n\t"
+          DYAD_QTILE_INDIRECT_LOOP("vmovdqu64 (%[px],%[off]), %%zmm16\n\t"
+                                   "vmovdqu64 64(%[px],%[off]), %%zmm17\n\t")
           DYAD_QTILE_SPILL
           : [pw] "+r"(pw), [q] "+r"(q), [px] "=&r"(px)
           : [end] "r"(pw_end), [off] "r"(offset), [acc] "r"(acc)
@@ -338,6 +324,8 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
 #undef DYAD_QTILE_SPILL
 #undef DYAD_QTILE_CLOBBERS
 #undef DYAD_QTILE_STORE_ROW
+#undef DYAD_QTILE_PACKED_LOOP
+#undef DYAD_QTILE_INDIRECT_LOOP
 #undef DYAD_QTILE_REQUANT_HALF
 #undef DYAD_QTILE_REQUANT_ROW
 
