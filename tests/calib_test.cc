@@ -65,6 +65,30 @@ TEST(Observer, GrowingRangeMergesBinsExactly) {
   EXPECT_EQ(o.count(), 15000);
 }
 
+TEST(Observer, HistogramCountsEveryValueOnce) {
+  // Against direct binning: sizes that end mid-block and mid-group of four, one above the
+  // threads' threshold (2^17), runs of one value (a ReLU's zeros), and non-finite values mixed
+  // in (the histogram's other path).
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<float> d(-3, 3);
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{1027}, (int64_t{1} << 17) + 3})
+    for (bool with_non_finite : {false, true}) {
+      std::vector<float> v(static_cast<size_t>(n));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = i % 5 < 2 ? 0.0f : d(rng);
+      if (with_non_finite) v[v.size() / 2] = std::nanf("");
+      v[0] = 3.0f;
+      ActivationObserver o;
+      o.observe(v.data(), n);
+      const double r = o.histogram_range();
+      std::array<int64_t, ActivationObserver::kBins> direct{};
+      for (float x : v) {
+        if (!std::isfinite(x)) continue;
+        ++direct[static_cast<size_t>(std::min(ActivationObserver::kBins - 1, static_cast<int>(std::fabs(x) * (ActivationObserver::kBins / r))))];
+      }
+      EXPECT_EQ(o.histogram(), direct) << "n " << n << (with_non_finite ? " with a NaN" : "");
+    }
+}
+
 TEST(Observer, PercentileOfEvenlySpacedValues) {
   ActivationObserver o;
   const auto v = evenly_spaced(100001, 0.0f, 1.0f);
