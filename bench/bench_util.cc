@@ -10,14 +10,10 @@ namespace dyad::bench {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-
-}  // namespace
 
 BenchArgs parse_bench_args(int argc, char** argv, int default_repeats) {
   BenchArgs args;
@@ -27,6 +23,7 @@ BenchArgs parse_bench_args(int argc, char** argv, int default_repeats) {
     if (a == "--threads" && i + 1 < argc) args.threads = std::atoi(argv[++i]);
     else if (a == "--repeats" && i + 1 < argc) args.repeats = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) args.only = argv[++i];
+    else if (a == "--rounds" && i + 1 < argc) args.rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--profile") args.profile = true;
     else if (a == "--profile-nodes") args.profile = args.profile_nodes = true;
   }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lib/exec/executor.h"
 
@@ -12,11 +13,13 @@ namespace dyad::bench {
 // The options every latency benchmark takes: --threads N --repeats R --only NAME --profile.
 struct BenchArgs {
   int threads = 2, repeats = 30;
+  int rounds = 3;     // --rounds: times each system is measured, in turn
   std::string only;  // run only cases whose name contains this
   bool profile = false, profile_nodes = false;  // --profile, --profile-nodes
 };
 BenchArgs parse_bench_args(int argc, char** argv, int default_repeats);
 
+double median(std::vector<double> v);  // the upper median of a non-empty sample
 std::filesystem::path cache_dir();  // DYAD_CACHE or ~/.cache/dyad
 std::filesystem::path ocr_assets();  // the PP-OCRv4 models under cache_dir()
 // Median ms of `repeats` runs after 3 warm-up runs; with `profile`, prints per-op times too.

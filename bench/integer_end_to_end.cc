@@ -1,10 +1,13 @@
 // End to end: Dyad's executor on the W8A8 integer-only model against ONNX Runtime on (a) the
 // float model and (b) Dyad's QDQ form of the same quantization, same input and threads, one run.
 //
-//   integer_end_to_end [--threads N] [--repeats R] [--only NAME] [--profile | --profile-nodes]
+//   integer_end_to_end [--threads N] [--repeats R] [--rounds K] [--only NAME] [--profile | --profile-nodes]
 //
 // Also times ORT on the integer-only model itself, for reference. Ratios below 1 mean Dyad is
-// faster. The W8A8 issue's goal is "faster than both".
+// faster. The W8A8 issue's goal is "faster than both". Each system is timed K times (3 by
+// default) in turn, R runs each, and reports the median of its K medians: the shared host's
+// speed drifts by up to 1.8x for seconds at a time, and one block of runs per system let such a
+// phase land on one of them only.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -47,7 +50,8 @@ int main(int argc, char** argv) {
   };
   const fs::path tmp = fs::temp_directory_path() / ("dyad-bench-" + std::to_string(getpid()));
   fs::create_directories(tmp);
-  std::printf("W8A8 end to end, %d thread(s), median of %d runs (ms); ratios are Dyad / ORT\n", threads, repeats);
+  std::printf("W8A8 end to end, %d thread(s), median of %d rounds of %d runs each, in turn (ms); ratios are Dyad / ORT\n", threads,
+              args.rounds, repeats);
   std::printf("%-26s %10s %12s %12s %12s %10s %10s\n", "case", "dyad int8", "ort float", "ort our qdq", "ort our int8",
               "vs float", "vs qdq");
   for (const Case& c : cases) {
@@ -69,10 +73,14 @@ int main(int argc, char** argv) {
     const Tensor input = read_npy(c.input).rows(0, c.batch);
     write_npy(input, tmp / "input.npy");
     const std::string name = model.graph.inputs[0].name;
-    const double ours = time_ours(int8, {{name, input}}, threads, repeats, profile, args.profile_nodes);
-    const double ort_float = time_ort(c.model, name, tmp / "input.npy", threads, repeats);
-    const double ort_qdq = time_ort(tmp / "qdq.onnx", name, tmp / "input.npy", threads, repeats);
-    const double ort_int8 = time_ort(tmp / "int8.onnx", name, tmp / "input.npy", threads, repeats);
+    std::vector<double> rounds[4];
+    for (int round = 0; round < args.rounds; ++round) {
+      rounds[0].push_back(time_ours(int8, {{name, input}}, threads, repeats, profile && round == 0, args.profile_nodes));
+      rounds[1].push_back(time_ort(c.model, name, tmp / "input.npy", threads, repeats));
+      rounds[2].push_back(time_ort(tmp / "qdq.onnx", name, tmp / "input.npy", threads, repeats));
+      rounds[3].push_back(time_ort(tmp / "int8.onnx", name, tmp / "input.npy", threads, repeats));
+    }
+    const double ours = median(rounds[0]), ort_float = median(rounds[1]), ort_qdq = median(rounds[2]), ort_int8 = median(rounds[3]);
     std::printf("%-26s %10.3f %12.3f %12.3f %12.3f %9.2fx %9.2fx\n", c.name.c_str(), ours, ort_float, ort_qdq, ort_int8,
                 ort_float > 0 ? ours / ort_float : 0.0, ort_qdq > 0 ? ours / ort_qdq : 0.0);
     std::fflush(stdout);
