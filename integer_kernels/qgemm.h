@@ -6,10 +6,11 @@
 // W is int8 [M][K] (symmetric, one scale per output row), X is uint8 [K][N]. Y is uint8, int8, or
 // the int32 accumulators themselves (ConvInteger/MatMulInteger semantics).
 //
-// Variants, named by the scheme in README.md: a scalar reference (qu8_qs8_gemm__ref), an
-// AVX-512 VNNI one (qu8_qs8_gemm_8x32c4__avx512vnni) and an AVX2 one for CPUs without VNNI
-// (qu8_qs8_gemm_4x8c4__avx2, exact int16 products). All give bit-identical results; the zero
-// point is applied through the weights' row sums: sum W*(X - z) = sum W*X - z * sum W.
+// Variants, named by the scheme in README.md: a scalar reference (qu8_qs8_gemm__ref), two
+// AVX-512 VNNI ones (qu8_qs8_gemm_8x32c4__avx512vnni, and qu8_qs8_gemm_64x6c4__avx512vnni for
+// weights packed RowsInLanes) and an AVX2 one for CPUs without VNNI (qu8_qs8_gemm_4x8c4__avx2,
+// exact int16 products). All give bit-identical results; the zero point is applied through the
+// weights' row sums: sum W*(X - z) = sum W*X - z * sum W.
 // qgemm_isa_best() picks the fastest this CPU runs; DYAD_FORCE_ISA=reference|avx512vnni|avx2
 // forces one, and qgemm_calls() counts calls per variant so tests can prove which paths ran.
 #pragma once
@@ -29,7 +30,6 @@ QIsa qgemm_isa_best();          // honours DYAD_FORCE_ISA
 int64_t qgemm_calls(QIsa isa);  // kernel calls so far on this path
 int64_t qgemm_rows_in_lanes_calls();  // those of them with RowsInLanes weights (see QWeightLayout)
 
-// Weights packed for one variant; pack once per layer.
 // Which operand the VNNI kernels spread across a vector's lanes:
 //  - ColumnsInLanes: activation columns (32 per tile), weight rows broadcast eight at a time;
 //    weights packed [M/8][K/4][8][4]. Every variant has it.
@@ -43,6 +43,7 @@ enum class QWeightLayout { ColumnsInLanes, RowsInLanes };
 // transposing stores.
 QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k);
 
+// Weights packed for one variant; pack once per layer.
 struct QPackedWeights {
   QIsa isa = QIsa::Reference;
   QWeightLayout layout = QWeightLayout::ColumnsInLanes;

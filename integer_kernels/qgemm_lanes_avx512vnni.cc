@@ -6,9 +6,10 @@
 //
 // A tile's columns lie in one 32-column chunk of the activations (in a Tiled layout they are
 // consecutive only there), so a chunk is cut into tiles of 6, 6, 5, 5, 5 and 5. Results leave
-// transposed: each accumulator holds one column of sixteen rows, stored lane by lane. That costs
-// more per output than the other kernel's stores, and pays because the products this layout is
-// picked for have a long k (2304 and up in ResNet's last stages) behind each output.
+// transposed: each accumulator holds one column of sixteen rows, which scatters spread over
+// sixteen rows of y (finish_tile). That costs more per output than the other kernel's stores,
+// and pays because the products this layout is picked for have a long k (2304 and up in
+// ResNet's last stages) behind each output.
 #include <immintrin.h>
 
 #include <algorithm>
