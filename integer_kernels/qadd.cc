@@ -2,8 +2,8 @@
 #include "integer_kernels/qadd.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <string>
+
+#include "integer_kernels/forced_isa.h"
 
 namespace dyad {
 
@@ -41,8 +41,7 @@ bool add_isa_supported(AddIsa isa) { return isa == AddIsa::Reference || avx512_a
 
 AddIsa add_isa_best() {
   static const AddIsa best = [] {
-    const char* forced = std::getenv("DYAD_FORCE_ISA");
-    if (forced && std::string(forced) == "reference") return AddIsa::Reference;
+    if (reference_isa_forced()) return AddIsa::Reference;
     return add_isa_supported(AddIsa::Avx512) ? AddIsa::Avx512 : AddIsa::Reference;
   }();
   return best;

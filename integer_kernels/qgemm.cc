@@ -1,7 +1,6 @@
 // Packing, dispatch and path counting for the integer GEMM variants.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -10,6 +9,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "integer_kernels/forced_isa.h"
 #include "integer_kernels/qgemm_internal.h"
 #include "lib/ir/error.h"
 
@@ -120,9 +120,9 @@ bool qisa_supported(QIsa isa) {
 
 QIsa qgemm_isa_best() {
   static const QIsa best = [] {
-    if (const char* forced = std::getenv("DYAD_FORCE_ISA"); forced && *forced) {
+    if (const std::string forced = forced_isa(); !forced.empty()) {
       for (int i = 0; i < kQIsaCount; ++i)
-        if (std::string(forced) == qisa_name(static_cast<QIsa>(i))) {
+        if (forced == qisa_name(static_cast<QIsa>(i))) {
           if (!qisa_supported(static_cast<QIsa>(i))) fail("DYAD_FORCE_ISA={}: this CPU cannot run it", forced);
           return static_cast<QIsa>(i);
         }
@@ -259,10 +259,7 @@ QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k,
 QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets) {
   DYAD_CHECK(isa != QIsa::Reference && static_cast<int64_t>(quad_offsets.size()) == round_up(k, 4) / 4);
   QPackedActivations p;
-  p.isa = isa;
-  p.k = k;
-  p.n = n;
-  p.layout = QActivationLayout::Indirect;
+  reset_header(isa, k, n, QActivationLayout::Indirect, p);
   p.base = base;
   p.quad_offsets = std::move(quad_offsets);
   p.tile_stride = QPackedActivations::kTileColumns * 4;
@@ -283,7 +280,7 @@ QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt
   for (int64_t c = 0; c < n; ++c) {
     const uint8_t* src = xt + c * ldx;
     for (int64_t q = 0; q < k4; ++q) {
-      uint8_t* dst = const_cast<uint8_t*>(p.at(q, c));
+      uint8_t* dst = p.data.data() + q * p.quad_pitch + quad_column_at(c, p.tile_stride);
       const int64_t bytes = std::min<int64_t>(4, k - q * 4);
       std::memcpy(dst, src + q * 4, static_cast<size_t>(bytes));
       if (bytes < 4) std::memset(dst + bytes, 0, static_cast<size_t>(4 - bytes));

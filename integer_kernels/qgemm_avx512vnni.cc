@@ -32,6 +32,11 @@ inline __mmask16 lane_mask(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : count <= 0 ? 0 : static_cast<__mmask16>((1u << count) - 1);
 }
 
+// Lanes [lane_begin, lane_end) of a 32-lane tile that fall in its half h (sixteen lanes).
+inline __mmask16 half_mask(int64_t lane_begin, int64_t lane_end, int h) {
+  return static_cast<__mmask16>(lane_mask(lane_end - 16 * h) & ~lane_mask(lane_begin - 16 * h));
+}
+
 // Where sixteen consecutive columns of the product land in a row of y: runs of lanes, each
 // stored under its own mask at its own place. One run, unless the output drops wide columns
 // (QOutputStage::column_pitch), where a run ends at each output row's last kept column.
@@ -75,7 +80,7 @@ struct TileRuns {
 TileRuns tile_runs(const QOutputStage& stage, int64_t col_base, int64_t lane_begin, int64_t lane_end) {
   TileRuns t;
   for (int h = 0; h < 2; ++h) {
-    const __mmask16 valid = static_cast<__mmask16>(lane_mask(lane_end - 16 * h) & ~lane_mask(lane_begin - 16 * h));
+    const __mmask16 valid = half_mask(lane_begin, lane_end, h);
     t.half[h] = lane_runs(stage, col_base + 16 * h, 16);
     for (int i = 0; i < t.half[h].count; ++i) t.half[h].mask[i] &= valid;
   }
@@ -123,8 +128,7 @@ PanelStage panel_stage(const OutputStage& out, int64_t row0, int64_t rows) {
 template <bool kBytes, bool kRuns>
 void finish_rows(const __m512i* acc, const PanelStage& panel, int64_t rows, int64_t row0, int64_t col_base, int64_t lane_begin,
                  int64_t lane_end, const TileRuns* tile_runs, const OutputStage& out) {
-  const __mmask16 masks[2] = {static_cast<__mmask16>(lane_mask(lane_end) & ~lane_mask(lane_begin)),
-                              static_cast<__mmask16>(lane_mask(lane_end - 16) & ~lane_mask(lane_begin - 16))};
+  const __mmask16 masks[2] = {half_mask(lane_begin, lane_end, 0), half_mask(lane_begin, lane_end, 1)};
   const LaneRuns* runs = kRuns ? tile_runs->half : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
     const __m512i offset = _mm512_set1_epi32(panel.offset[r]);
@@ -162,7 +166,7 @@ FinishFn finish_for(const OutputStage& out) {
 }
 
 // The k loop of a tile is inline asm, whole, with fixed registers: accumulators zmm0-15 (row r
-// in zmm(2r) and zmm(2r + 1)), activations zmm16-17, broadcast weights zmm18-19. With
+// in zmm(2r) and zmm(2r + 1)), activations zmm16-17, broadcast weights zmm18. With
 // intrinsics (and even with an asm vpdpbusd tying each accumulator) GCC 12 copied five of the
 // sixteen accumulators between registers on every k step, ten extra instructions per sixteen
 // products; and an asm statement cannot name sixteen read-write vectors as operands (30 at

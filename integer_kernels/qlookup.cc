@@ -2,8 +2,8 @@
 #include "integer_kernels/qlookup.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <string>
+
+#include "integer_kernels/forced_isa.h"
 
 namespace dyad {
 
@@ -24,8 +24,7 @@ bool lookup_isa_supported(LookupIsa isa) { return isa == LookupIsa::Reference ||
 
 LookupIsa lookup_isa_best() {
   static const LookupIsa best = [] {
-    const char* forced = std::getenv("DYAD_FORCE_ISA");
-    if (forced && std::string(forced) == "reference") return LookupIsa::Reference;
+    if (reference_isa_forced()) return LookupIsa::Reference;
     return lookup_isa_supported(LookupIsa::Avx512Vbmi) ? LookupIsa::Avx512Vbmi : LookupIsa::Reference;
   }();
   return best;

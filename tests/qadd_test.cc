@@ -5,11 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <random>
-#include <string>
 #include <vector>
 
+#include "integer_kernels/forced_isa.h"
 #include "integer_kernels/qadd.h"
 
 namespace dyad {
@@ -79,8 +78,7 @@ TEST(DyadicAdd, ParametersThatCouldWrapRunOnTheReference) {
 }
 
 TEST(DyadicAdd, BestVariantHonoursForcing) {
-  const char* forced = std::getenv("DYAD_FORCE_ISA");
-  if (forced && std::string(forced) == "reference") EXPECT_EQ(add_isa_best(), AddIsa::Reference);
+  if (reference_isa_forced()) EXPECT_EQ(add_isa_best(), AddIsa::Reference);
   else EXPECT_EQ(add_isa_best(), add_isa_supported(AddIsa::Avx512) ? AddIsa::Avx512 : AddIsa::Reference);
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "integer_kernels/forced_isa.h"
 #include "integer_kernels/qlookup.h"
 
 namespace dyad {
@@ -32,8 +33,7 @@ TEST(Lookup, EveryVariantEqualsDirectIndexing) {
 }
 
 TEST(Lookup, BestVariantHonoursForcing) {
-  const char* forced = std::getenv("DYAD_FORCE_ISA");
-  if (forced && std::string(forced) == "reference") EXPECT_EQ(lookup_isa_best(), LookupIsa::Reference);
+  if (reference_isa_forced()) EXPECT_EQ(lookup_isa_best(), LookupIsa::Reference);
   else EXPECT_EQ(lookup_isa_best(), lookup_isa_supported(LookupIsa::Avx512Vbmi) ? LookupIsa::Avx512Vbmi : LookupIsa::Reference);
 }
 
