@@ -1,7 +1,9 @@
 // Dyad's int8 GEMM against oneDNN's int8 matmul (Debian libdnnl-dev, u8 x s8) on the same
 // problems, threads and machine, in one run; plus the VNNI peak measured in this process.
 //
-//   qgemm_vs_onednn [--repeats R]
+//   qgemm_vs_onednn [--repeats R] [--only TEXT] [--kernel 8x32|64x6]
+//     --only: just the problems whose label contains TEXT; --kernel: force Dyad's kernel (weight
+//     layout) instead of the one its executor would pick.
 //
 // Problems are "M x N x K" in oneDNN's terms (M rows of u8 activations, N output channels):
 // 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad computes the same product with
@@ -19,6 +21,7 @@
 #include <dnnl.hpp>
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "integer_kernels/qgemm.h"
@@ -91,8 +94,13 @@ struct OneDnn {
 
 int main(int argc, char** argv) {
   int repeats = 20;
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
+  std::string only, kernel;
+  for (int i = 1; i + 1 < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--repeats") repeats = std::atoi(argv[++i]);
+    else if (arg == "--only") only = argv[++i];
+    else if (arg == "--kernel") kernel = argv[++i];
+  }
   if (!qisa_supported(QIsa::Avx512Vnni)) {
     std::printf("this CPU has no AVX-512 VNNI; nothing to compare\n");
     return 0;
@@ -107,6 +115,7 @@ int main(int argc, char** argv) {
               "dyad/dnn", "+pack/dnn", "% peak");
   std::mt19937 rng(1);
   for (const Shape3& s : shapes) {
+    if (std::string(s.label).find(only) == std::string::npos) continue;
     std::vector<uint8_t> a(static_cast<size_t>(s.m * s.k));       // oneDNN A [M][K]
     std::vector<int8_t> b_kn(static_cast<size_t>(s.k * s.n));     // oneDNN B [K][N]
     for (auto& v : a) v = static_cast<uint8_t>(rng());
@@ -119,7 +128,9 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < s.m; ++i) x[static_cast<size_t>(k * s.m + i)] = a[static_cast<size_t>(i * s.k + k)];
     }
     // The weight layout Dyad's executor would pick for this product (rows in lanes for few columns).
-    const QWeightLayout layout = qgemm_layout_for(QIsa::Avx512Vnni, s.n, s.m, s.k);
+    const QWeightLayout layout = kernel == "64x6"   ? QWeightLayout::RowsInLanes
+                                 : kernel == "8x32" ? QWeightLayout::ColumnsInLanes
+                                                    : qgemm_layout_for(QIsa::Avx512Vnni, s.n, s.m, s.k);
     const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k, layout);
     const int64_t row_align = qgemm_row_panel(pw);
     std::vector<int32_t> bias(static_cast<size_t>(s.n), 0);
