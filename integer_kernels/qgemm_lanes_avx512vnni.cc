@@ -68,17 +68,24 @@ constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 #define DYAD_LANE_LOOP(LOADS, COLUMNS, SPILLS)                                                                      \
   asm volatile(LOADS                                                                                                \
                "1:\n\t"                                                                                             \
+               ".if %c[direct] == 0\n\t"                                                                            \
                "mov (%[q]), %[px]\n\t"                                                                              \
+               ".endif\n\t"                                                                                         \
                "vmovdqu64 (%[pw]), %%zmm24\n\t"                                                                     \
                "vmovdqu64 64(%[pw]), %%zmm25\n\t"                                                                   \
                "vmovdqu64 128(%[pw]), %%zmm26\n\t"                                                                  \
                "vmovdqu64 192(%[pw]), %%zmm27\n\t" COLUMNS                                                          \
+               ".if %c[direct]\n\t"                                                                                 \
+               "add $128, %[px]\n\t"                                                                                \
+               ".else\n\t"                                                                                          \
                "add $8, %[q]\n\t"                                                                                   \
+               ".endif\n\t"                                                                                         \
                "add $256, %[pw]\n\t"                                                                                \
                "cmp %[end], %[pw]\n\t"                                                                              \
                "jne 1b\n\t" SPILLS                                                                                  \
-               : [pw] "+r"(pw), [q] "+r"(q), [px] "=&r"(px)                                                         \
-               : [end] "r"(pw_end), [off] "r"(offset), [acc] "r"(acc), [fresh] "i"(kFresh ? 1 : 0)                  \
+               : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px)                                                         \
+               : [end] "r"(pw_end), [off] "r"(offset), [acc] "r"(acc), [fresh] "i"(kFresh ? 1 : 0),                 \
+                 [direct] "i"(kDirect ? 1 : 0)                                                                      \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",    \
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
                  "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29")
@@ -86,12 +93,14 @@ constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 // Adds to acc[4c + g] (column c of `columns`, 1 to 6; rows 16g..16g+15 of the panel) the
 // products of `steps` k steps of the panel's weights (256 bytes each, from `panel`) with the
 // bytes at quads[kk] + offset + 4c; kFresh: sets acc to them instead (the first block of k).
-template <bool kFresh>
+// kDirect: the quads are 128 bytes apart (Tiled activations), so the loop steps a pointer
+// instead of reading the table.
+template <bool kFresh, bool kDirect>
 void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int columns, __m512i* acc) {
   const int8_t* pw = panel;
   const int8_t* const pw_end = panel + steps * kLaneRows * 4;
   const uint8_t* const* q = quads;
-  const uint8_t* px;
+  const uint8_t* px = quads[0];
   switch (columns) {
     case 1: DYAD_LANE_LOOP(DYAD_LANE_L0, DYAD_LANE_C0, DYAD_LANE_S0); break;
     case 2: DYAD_LANE_LOOP(DYAD_LANE_L0 DYAD_LANE_L1, DYAD_LANE_C0 DYAD_LANE_C1, DYAD_LANE_S0 DYAD_LANE_S1); break;
@@ -207,8 +216,12 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
         const int64_t steps = std::min(kBlockQuads, k4 - kb);
         for (int64_t t = 0, c = chunk_begin - col_base; t < tiles; c += widths[t], ++t) {
           __m512i* sums = reinterpret_cast<__m512i*>(columns[c]);
-          if (kb == 0) accumulate<true>(panel, steps, x.quads, chunk + c * 4, widths[t], sums);
-          else accumulate<false>(panel + kb * kLaneRows * 4, steps, x.quads + kb, chunk + c * 4, widths[t], sums);
+          const int8_t* block = panel + kb * kLaneRows * 4;
+          const int64_t offset = chunk + c * 4;
+          if (x.tiled())
+            (kb == 0 ? accumulate<true, true> : accumulate<false, true>)(block, steps, x.quads + kb, offset, widths[t], sums);
+          else
+            (kb == 0 ? accumulate<true, false> : accumulate<false, false>)(block, steps, x.quads + kb, offset, widths[t], sums);
         }
       }
       transpose_chunk(columns, rows);
