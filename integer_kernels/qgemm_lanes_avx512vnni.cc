@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "integer_kernels/qgemm_epilogue_avx512.h"
 #include "integer_kernels/qgemm_internal.h"
@@ -196,13 +197,28 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
   // transpose carries into lanes the epilogue masks off.
   alignas(64) int32_t columns[kChunk][kLaneRows];
   alignas(64) int32_t rows[kLaneRows][kChunk];
+  // Where each chunk's lanes land when the output drops wide columns: the same for every panel.
+  thread_local std::vector<TileRuns> chunk_runs;
+  chunk_runs.clear();
+  if (stage.column_pitch != 0)
+    for (int64_t begin = n_begin; begin < n_end; begin = (begin / kChunk + 1) * kChunk) {
+      const int64_t col_base = begin / kChunk * kChunk;
+      chunk_runs.push_back(tile_runs(stage, col_base, begin - col_base, std::min(n_end, col_base + kChunk) - col_base));
+    }
+  // The panel's rows that are stored, by the epilogue's panels of eight: a row range that starts
+  // or ends inside a panel computes the whole panel and stores its own rows.
+  struct RowGroup {
+    int64_t row, count;
+    PanelStage stage;
+  };
+  RowGroup groups[kLaneRows / kVnniRows];
   for (int64_t panel0 = m_begin / kLaneRows * kLaneRows; panel0 < m_end; panel0 += kLaneRows) {
-    // A row range that starts or ends inside a panel computes the whole panel and stores its own
-    // rows, eight at a time (the epilogue's panel of rows).
-    const int64_t first = std::max(m_begin, panel0), last = std::min({m_end, panel0 + kLaneRows, w.m});
-    PanelStage stages[kLaneRows / kVnniRows];
-    for (int64_t r = first; r < last; r = (r / kVnniRows + 1) * kVnniRows)
-      stages[(r - panel0) / kVnniRows] = panel_stage(out, r, std::min(last, (r / kVnniRows + 1) * kVnniRows) - r);
+    const int64_t last = std::min({m_end, panel0 + kLaneRows, w.m});
+    int group_count = 0;
+    for (int64_t r = std::max(m_begin, panel0); r < last; r = (r / kVnniRows + 1) * kVnniRows) {
+      const int64_t count = std::min(last, (r / kVnniRows + 1) * kVnniRows) - r;
+      groups[group_count++] = RowGroup{r, count, panel_stage(out, r, count)};
+    }
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
     for (int64_t chunk_begin = n_begin; chunk_begin < n_end; chunk_begin = (chunk_begin / kChunk + 1) * kChunk) {
       const int64_t col_base = chunk_begin / kChunk * kChunk, chunk_end = std::min(n_end, col_base + kChunk);
@@ -225,12 +241,10 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
         }
       }
       transpose_chunk(columns, rows);
-      const int64_t lane_begin = chunk_begin - col_base, lane_end = chunk_end - col_base;
-      TileRuns runs;
-      if (stage.column_pitch != 0) runs = tile_runs(stage, col_base, lane_begin, lane_end);
-      for (int64_t r = first; r < last; r = (r / kVnniRows + 1) * kVnniRows)
-        finish(reinterpret_cast<const __m512i*>(rows[r - panel0]), stages[(r - panel0) / kVnniRows],
-               std::min(last, (r / kVnniRows + 1) * kVnniRows) - r, r, col_base, lane_begin, lane_end, &runs, out);
+      const TileRuns* runs = stage.column_pitch != 0 ? &chunk_runs[static_cast<size_t>(col_base / kChunk - n_begin / kChunk)] : nullptr;
+      for (int g = 0; g < group_count; ++g)
+        finish(reinterpret_cast<const __m512i*>(rows[groups[g].row - panel0]), groups[g].stage, groups[g].count, groups[g].row, col_base,
+               chunk_begin - col_base, chunk_end - col_base, runs, out);
     }
   }
 }
