@@ -5,10 +5,10 @@
 // the column count, which is what a late convolution's few output pixels (49 at 7 x 7) need.
 //
 // A tile's columns lie in one 32-column chunk of the activations (in a Tiled layout they are
-// consecutive only there), so a chunk is cut into tiles of 6, 6, 5, 5, 5 and 5. The chunk's
-// tiles take turns over blocks of k, so that a block of the panel's weights and of the chunk's
-// activations serve all six from L1; their sums wait in a buffer, one column of 64 rows after
-// another. When the chunk is done, the buffer is transposed to rows of 32 columns, which the
+// consecutive only there), so a chunk is cut into tiles of 6, 6, 5, 5, 5 and 5. Each tile runs
+// the whole of k with its sums in registers, reading the panel's weights from L2 (blocks of k
+// that fit there, for a very long k); the sums then wait in a buffer, one column of 64 rows
+// after another. When the chunk is done, the buffer is transposed to rows of 32 columns, which the
 // other kernel's epilogue (qgemm_epilogue_avx512.h) finishes: per-row requantization constants
 // and row stores, where finishing each column vector (per-lane constants and a scatter per
 // vector) had cost about 6% of the time.
@@ -25,8 +25,11 @@ namespace dyad::qgemm_detail {
 
 namespace {
 
-// k steps (quads) per block: 16 KiB of a panel's weights and 8 KiB of a chunk's activations.
-constexpr int64_t kBlockQuads = 64;
+// k steps (quads) per block: 512 KiB of a panel's weights and 256 KiB of a chunk's activations,
+// which a 1 MiB L2 keeps for the chunk's six tiles. Blocks sized for L1 instead (64 steps: 16
+// and 8 KiB), whose tiles spill and reload their sums every 64 steps, ran ResNet's res4 and res5
+// at 0.92x oneDNN, against 0.95-1.01x (qgemm_vs_onednn, one thread, three runs in turn).
+constexpr int64_t kBlockQuads = 2048;
 constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 
 // The k loop, inline asm with fixed registers: accumulators zmm(4c + g) for column c and row

@@ -315,7 +315,11 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
   if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
   for (int trial = 0; trial < 150; ++trial) {
-    const int64_t m = 1 + static_cast<int64_t>(rng() % 150), k = 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    // Every 25th k is longer than the kernel's blocks of k (2048 quads), so that tiles add to sums
+    // they spilled; every 10th is up to 3000.
+    const bool long_k = trial % 25 == 5;
+    const int64_t m = 1 + static_cast<int64_t>(rng() % (long_k ? 70 : 150));
+    const int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
     int64_t n = 1 + static_cast<int64_t>(rng() % 100);
     QOutputStage stage;
     if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
