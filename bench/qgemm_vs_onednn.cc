@@ -144,7 +144,10 @@ int main(int argc, char** argv) {
         const QOutputStage stage{mult.data(), 0, 0, 255};
         QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
         auto compute = [&] {
-          // Threads share 32-column tiles or weight panels, as the executor splits a product.
+          // Threads share 32-column tiles or weight panels, as the executor splits a product;
+          // one thread calls the GEMM directly, as the executor does, and oneDNN (an OpenMP
+          // region of one thread took 1.4 us per call here: a futex system call, 4% of 256^3).
+          if (threads == 1) return qgemm(pw, px, 0, bias.data(), 0, s.m, out, stage, y32.data(), s.m);
           const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
           const bool by_rows = qgemm_split_by_rows(s.n, s.m, row_align, threads);
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -163,10 +166,16 @@ int main(int argc, char** argv) {
         auto pack_and_compute = [&] {
           qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px);
           const int64_t quads = (s.k + 3) / 4;
-#pragma omp parallel for num_threads(threads) schedule(static)
-          for (int t = 0; t < threads; ++t)
+          auto pack_share = [&](int t) {
             qgemm_pack_activation_rows(px, 4 * (quads * t / threads), 4 * (quads * (t + 1) / threads),
                                        [&](int64_t r, uint8_t*) { return x.data() + r * s.m; });
+          };
+          if (threads == 1) {
+            pack_share(0);
+          } else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (int t = 0; t < threads; ++t) pack_share(t);
+          }
           compute();
         };
         OneDnn dnn(s, a, b_kn, requant);
