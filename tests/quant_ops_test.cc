@@ -46,7 +46,9 @@ Attribute int_attr(int64_t v) {
   return a;
 }
 
-Tensor run(const Model& m, const Tensor& x) { return Executor(m).run({{"x", x}})[0]; }
+// Products of any size shared by the threads, so that the small convolutions here take the
+// executor's two-thread split too.
+Tensor run(const Model& m, const Tensor& x) { return Executor(m, {.min_shared_product = 0}).run({{"x", x}})[0]; }
 
 TEST(QuantizeLinear, RoundsHalfToEvenAndSaturates) {
   const Tensor x = Tensor::from_vector<float>({0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1000.0f, -1000.0f}, {7});

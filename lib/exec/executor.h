@@ -35,6 +35,10 @@ struct ExecOptions {
   // With native_functions: fuse ConvInteger + bias Add + DyadicRequant into one step that
   // requantizes in the integer GEMM's output stage (lib/exec/fuse_integer.h).
   bool fuse_integer = true;
+  // Integer GEMM products of fewer multiply-adds run on one thread: sharing one costs an OpenMP
+  // region (2.4-2.8 us here) and each thread reading activations the other core packed (see
+  // share_product in lib/exec/ops/conv_integer_kernels.cc). Tests set 0 to share small ones.
+  int64_t min_shared_product = int64_t{1} << 22;
 };
 
 // Wall time spent per op type over all run() calls of a profiling executor.
@@ -67,6 +71,7 @@ class Executor {
   std::vector<Tensor> run_subgraph(const std::function<const Tensor*(const std::string&)>& scope) const;
 
   const Graph& graph() const { return graph_; }
+  const ExecOptions& options() const { return options_; }
   // Per-op-type totals, most expensive first (empty unless options.profile).
   std::vector<OpProfile> profile() const;
   // The compiled executor of a subgraph attribute of one of this graph's nodes.

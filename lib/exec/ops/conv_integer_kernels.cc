@@ -8,6 +8,7 @@
 
 #include "integer_kernels/qdepthwise.h"
 #include "integer_kernels/qgemm.h"
+#include "lib/exec/executor.h"
 #include "lib/exec/ops/node_cache.h"
 #include "lib/exec/ops/op_util.h"
 
@@ -27,7 +28,7 @@ inline void spin_pause() {
 // first runs prepare(thread, threads) (its share of making the activations), then, once all
 // have, fn(m_begin, m_end, n_begin, n_end): one parallel region per product instead of two.
 template <typename Prepare, typename F>
-void share_product(int64_t rows, int64_t columns, int64_t k, int64_t row_align, Prepare&& prepare, F&& fn) {
+void share_product(const KernelContext& c, int64_t rows, int64_t columns, int64_t k, int64_t row_align, Prepare&& prepare, F&& fn) {
   const int64_t tiles = (columns + 31) / 32, panels = (rows + row_align - 1) / row_align;
   const int threads = omp_get_max_threads();
   const bool by_rows = qgemm_split_by_rows(rows, columns, row_align, threads);
@@ -36,7 +37,14 @@ void share_product(int64_t rows, int64_t columns, int64_t k, int64_t row_align, 
     if (by_rows) fn(b * row_align, std::min(rows, e * row_align), int64_t{0}, columns);
     else fn(int64_t{0}, rows, 32 * b, std::min(columns, 32 * e));
   };
-  if (threads <= 1 || units < 2 || units * cost < (int64_t{1} << 17)) {  // parallel_for's threshold
+  // One thread below ExecOptions::min_shared_product multiply-adds (2^22, about 10 us of work):
+  // sharing a product costs an OpenMP region (2.4-2.8 us here, a futex system call) and each
+  // thread reading activations the other core packed. With parallel_for's threshold (2^17) a
+  // batch-1 small ResNet took 0.63-0.72x ORT's time on the float model on two threads, slower
+  // than on one; with 2^22, 0.40-0.41x (bench/integer_end_to_end, two runs in turn; 2^20:
+  // 0.53-0.62x, 2^21: 0.45-0.46x).
+  const int64_t min_work = c.executor ? c.executor->options().min_shared_product : ExecOptions{}.min_shared_product;
+  if (threads <= 1 || units < 2 || units * cost < min_work) {
     prepare(0, 1);
     chunk(0, units);
     return;
@@ -208,7 +216,7 @@ Tensor in_place_conv(const KernelContext& c, const WindowGeometry& g, const Tens
   const QPackedActivations& acts = activations_at(shared);
   for (int64_t item = 0; item < items; ++item) {
     auto fill_share = [&](int t, int n) { fill_in_place(g, l, planes_of(item), Cg, pad, shared, quads * t / n, quads * (t + 1) / n); };
-    share_product(Mg, columns, k, qgemm_row_panel(packed[0]), fill_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    share_product(c, Mg, columns, k, qgemm_row_panel(packed[0]), fill_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }
@@ -306,7 +314,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   for (int64_t item = 0; item < items; ++item) {
     reset(acts);
     auto pack_share = [&](int t, int n) { pack_quads(item, acts, quads * t / n, quads * (t + 1) / n); };
-    share_product(Mg, out_size, K, qgemm_row_panel(packed[0]), pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
+    share_product(c, Mg, out_size, K, qgemm_row_panel(packed[0]), pack_share, [&](int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end) {
       multiply(item, acts, m_begin, m_end, n_begin, n_end);
     });
   }
