@@ -28,7 +28,7 @@ namespace {
 // k steps (quads) per block: 512 KiB of a panel's weights and 256 KiB of a chunk's activations,
 // which a 1 MiB L2 keeps for the chunk's six tiles. Blocks sized for L1 instead (64 steps: 16
 // and 8 KiB), whose tiles spill and reload their sums every 64 steps, ran ResNet's res4 and res5
-// at 0.92x oneDNN, against 0.95-1.01x (qgemm_vs_onednn, one thread, three runs in turn).
+// at 0.91-0.98x oneDNN, against 0.95-1.01x (qgemm_vs_onednn, one thread, three runs in turn).
 constexpr int64_t kBlockQuads = 2048;
 constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 
