@@ -62,6 +62,15 @@ std::vector<double> median_ms_interleaved(int repeats, const std::vector<std::fu
   return medians;
 }
 
+// fn(t) for t in [0, threads): one thread calls it directly, as the executor does and oneDNN
+// (an OpenMP region of one thread took 1.4 us per call here: a futex system call, 4% of 256^3).
+template <typename F>
+void on_threads(int threads, F&& fn) {
+  if (threads == 1) return fn(0);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) fn(t);
+}
+
 struct OneDnn {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
@@ -144,14 +153,10 @@ int main(int argc, char** argv) {
         const QOutputStage stage{mult.data(), 0, 0, 255};
         QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m);
         auto compute = [&] {
-          // Threads share 32-column tiles or weight panels, as the executor splits a product;
-          // one thread calls the GEMM directly, as the executor does, and oneDNN (an OpenMP
-          // region of one thread took 1.4 us per call here: a futex system call, 4% of 256^3).
-          if (threads == 1) return qgemm(pw, px, 0, bias.data(), 0, s.m, out, stage, y32.data(), s.m);
+          // Threads share 32-column tiles or weight panels, as the executor splits a product.
           const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
           const bool by_rows = qgemm_split_by_rows(s.n, s.m, row_align, threads);
-#pragma omp parallel for num_threads(threads) schedule(static)
-          for (int t = 0; t < threads; ++t) {
+          on_threads(threads, [&](int t) {
             if (by_rows) {
               const int64_t p0 = row_panels * t / threads, p1 = row_panels * (t + 1) / threads;
               qgemm_rows(pw, px, 0, bias.data(), p0 * row_align, std::min(p1 * row_align, s.n), 0, s.m, out, stage,
@@ -160,22 +165,16 @@ int main(int argc, char** argv) {
               const int64_t p0 = tiles * t / threads, p1 = tiles * (t + 1) / threads;
               qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.data(), s.m);
             }
-          }
+          });
         };
         // The threads share the packing by groups of four rows, as the executor's do.
         auto pack_and_compute = [&] {
           qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px);
           const int64_t quads = (s.k + 3) / 4;
-          auto pack_share = [&](int t) {
+          on_threads(threads, [&](int t) {
             qgemm_pack_activation_rows(px, 4 * (quads * t / threads), 4 * (quads * (t + 1) / threads),
                                        [&](int64_t r, uint8_t*) { return x.data() + r * s.m; });
-          };
-          if (threads == 1) {
-            pack_share(0);
-          } else {
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (int t = 0; t < threads; ++t) pack_share(t);
-          }
+          });
           compute();
         };
         OneDnn dnn(s, a, b_kn, requant);
