@@ -130,6 +130,36 @@ TEST(Qgemm, ColumnBlocksWithAndWithoutPackingMatchTheReference) {
   }
 }
 
+TEST(Qgemm, WholeRowsOfBytesMatchTheReference) {
+  // Calls that write whole output rows of bytes finish each tile during the next tile's k loop
+  // (the VNNI variant's TilePipeline): k below one group of eight steps (every pending row
+  // finished after the loop), whole groups, a remainder, and k = 8200 (column blocks of 32, so
+  // the pending tile crosses blocks); multipliers all below 1/2 (the folded form it takes) or,
+  // every third problem, some rows of 1/2 and more, so panels it does not take interrupt it.
+  const auto variants = optimised_variants();
+  if (variants.empty()) GTEST_SKIP() << "no optimised variant runs on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  const int64_t ks[] = {3, 29, 32, 61, 256, 291, 8200};
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t m = 8 * (1 + static_cast<int64_t>(rng() % 12)) + (trial % 4 == 3 ? 3 : 0);
+    const int64_t n = 32 * (1 + static_cast<int64_t>(rng() % 6)) + (trial % 5 == 4 ? 7 : 0);
+    const int64_t k = ks[trial % 7];
+    Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 11 == 0);
+    std::uniform_real_distribution<double> folded(-20.0, -1.5), wide(-1.0, 2.0);
+    for (auto& d : p.mult) d = dyadic_from_real(std::exp2(trial % 3 == 2 && rng() % 16 == 0 ? wide(rng) : folded(rng)));
+    const QOutput out = trial % 2 ? QOutput::Int8 : QOutput::UInt8;
+    QOutputStage stage{p.mult.data(), out == QOutput::Int8 ? 5 : 120, out == QOutput::Int8 ? -128 : 0, out == QOutput::Int8 ? 127 : 255};
+    std::vector<int32_t> row_zero_points;
+    if (trial % 4 == 1) {
+      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(static_cast<int32_t>(rng() % 200) - (out == QOutput::Int8 ? 100 : 0));
+      stage.zero_points = row_zero_points.data();
+    }
+    const auto expected = run(QIsa::Reference, p, out, stage, 0);
+    for (QIsa isa : variants)
+      ASSERT_EQ(run(isa, p, out, stage, 0), expected) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n << " trial " << trial;
+  }
+}
+
 TEST(Qgemm, RowRangesComputeTheirRowsOnly) {
   // Rows split at panel boundaries, as threads split a layer with few columns: each range writes
   // its rows (equal to the reference's whole product) and leaves every other row's sentinel alone.
