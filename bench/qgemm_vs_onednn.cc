@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <dnnl.hpp>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -144,7 +145,11 @@ int main(int argc, char** argv) {
     const int64_t row_align = qgemm_row_panel(pw);
     std::vector<int32_t> bias(static_cast<size_t>(s.n), 0);
     std::vector<DyadicMultiplier> mult(static_cast<size_t>(s.n), dyadic_from_real(0.001));
-    std::vector<int32_t> y32(static_cast<size_t>(s.n * s.m));
+    // 64-byte aligned, as the executor's tensors are (lib/ir/tensor.h) and oneDNN's own dst is:
+    // from a std::vector (16 bytes past a line here), threads splitting the output rows by
+    // columns shared a cache line in every row, which cost Dyad 10-30% on two threads.
+    const size_t y_bytes = (static_cast<size_t>(s.n * s.m) * sizeof(int32_t) + 63) / 64 * 64;
+    const std::unique_ptr<int32_t, decltype(&std::free)> y32(static_cast<int32_t*>(std::aligned_alloc(64, y_bytes)), &std::free);
     const double ops = 2.0 * static_cast<double>(s.m * s.n * s.k);
     for (int threads : {1, 2}) {
       omp_set_num_threads(threads);
@@ -160,10 +165,10 @@ int main(int argc, char** argv) {
             if (by_rows) {
               const int64_t p0 = row_panels * t / threads, p1 = row_panels * (t + 1) / threads;
               qgemm_rows(pw, px, 0, bias.data(), p0 * row_align, std::min(p1 * row_align, s.n), 0, s.m, out, stage,
-                         y32.data(), s.m);
+                         y32.get(), s.m);
             } else {
               const int64_t p0 = tiles * t / threads, p1 = tiles * (t + 1) / threads;
-              qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.data(), s.m);
+              qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.get(), s.m);
             }
           });
         };
