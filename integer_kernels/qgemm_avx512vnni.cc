@@ -83,6 +83,24 @@ static_assert(offsetof(Requantizer, m) == 0 && offsetof(Requantizer, round) == 8
   "add $32, %[pw]\n\t"                        \
   "cmp %[end], %[pw]\n\t"                     \
   "jne 1b\n\t"
+// The k loop of a tile whose stored lanes are all in its first sixteen: one vector of
+// activations per k step, the even accumulators only (the odd ones stay zero, and unstored).
+#define DYAD_QTILE_PACKED_HALF_LOOP                                                   \
+  ".p2align 6\n\t"                                                                  \
+  "1:\n\t"                                                                          \
+  "vmovdqu64 (%[px]), %%zmm16\n\t"                                                  \
+  "vpbroadcastd 0(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm0\n\t"     \
+  "vpbroadcastd 4(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm2\n\t"     \
+  "vpbroadcastd 8(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm4\n\t"     \
+  "vpbroadcastd 12(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm6\n\t"    \
+  "vpbroadcastd 16(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm8\n\t"    \
+  "vpbroadcastd 20(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm10\n\t"   \
+  "vpbroadcastd 24(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm12\n\t"   \
+  "vpbroadcastd 28(%[pw]), %%zmm18\n\t" "vpdpbusd %%zmm18, %%zmm16, %%zmm14\n\t"   \
+  "add $128, %[px]\n\t"                                                             \
+  "add $32, %[pw]\n\t"                                                              \
+  "cmp %[end], %[pw]\n\t"                                                           \
+  "jne 1b\n\t"
 #define DYAD_QTILE_INDIRECT_LOOP(LOADS)       \
   ".p2align 6\n\t"                            \
   "1:\n\t"                                    \
@@ -238,7 +256,17 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
         : DYAD_QTILE_CLOBBERS, "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26");
     return;
   }
-  if (kPacked) {
+  if (kPacked && lane_end <= kVnniCols / 2) {
+    // Half the products: the last tile of a product whose width leaves at most sixteen
+    // columns (784 = 24 x 32 + 16 in ResNet's res3).
+    const uint8_t* px = packed;
+    asm volatile(DYAD_QTILE_ZERO
+        DYAD_QTILE_PACKED_HALF_LOOP
+        DYAD_QTILE_SPILL
+        : [pw] "+r"(pw), [px] "+r"(px)
+        : [end] "r"(pw_end), [acc] "r"(acc)
+        : DYAD_QTILE_CLOBBERS);
+  } else if (kPacked) {
     const uint8_t* px = packed;
     asm volatile(DYAD_QTILE_ZERO
         DYAD_QTILE_PACKED_LOOP
@@ -348,6 +376,7 @@ class TilePipeline {
 #undef DYAD_QTILE_ASM_AT
 #undef DYAD_QSTEP_PACKED
 #undef DYAD_QTILE_PACKED_LOOP
+#undef DYAD_QTILE_PACKED_HALF_LOOP
 #undef DYAD_QTILE_INDIRECT_LOOP
 #undef DYAD_QTILE_STORE_ROW
 #undef DYAD_QREQUANT16
