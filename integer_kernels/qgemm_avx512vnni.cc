@@ -256,24 +256,20 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
         : DYAD_QTILE_CLOBBERS, "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26");
     return;
   }
-  if (kPacked && lane_end <= kVnniCols / 2) {
-    // Half the products: the last tile of a product whose width leaves at most sixteen
-    // columns (784 = 24 x 32 + 16 in ResNet's res3).
+  if (kPacked) {
     const uint8_t* px = packed;
-    asm volatile(DYAD_QTILE_ZERO
-        DYAD_QTILE_PACKED_HALF_LOOP
-        DYAD_QTILE_SPILL
-        : [pw] "+r"(pw), [px] "+r"(px)
-        : [end] "r"(pw_end), [acc] "r"(acc)
-        : DYAD_QTILE_CLOBBERS);
-  } else if (kPacked) {
-    const uint8_t* px = packed;
-    asm volatile(DYAD_QTILE_ZERO
-        DYAD_QTILE_PACKED_LOOP
-        DYAD_QTILE_SPILL
-        : [pw] "+r"(pw), [px] "+r"(px)
-        : [end] "r"(pw_end), [acc] "r"(acc)
-        : DYAD_QTILE_CLOBBERS);
+#define DYAD_QTILE_PACKED_SPILLED(LOOP)      \
+  asm volatile(DYAD_QTILE_ZERO LOOP DYAD_QTILE_SPILL \
+               : [pw] "+r"(pw), [px] "+r"(px)         \
+               : [end] "r"(pw_end), [acc] "r"(acc)    \
+               : DYAD_QTILE_CLOBBERS)
+    // Half the products when the stored lanes are all in the first sixteen: the last tile of a
+    // product whose width leaves at most sixteen columns (784 = 24 x 32 + 16 in ResNet's res3).
+    if (lane_end <= kVnniCols / 2)
+      DYAD_QTILE_PACKED_SPILLED(DYAD_QTILE_PACKED_HALF_LOOP);
+    else
+      DYAD_QTILE_PACKED_SPILLED(DYAD_QTILE_PACKED_LOOP);
+#undef DYAD_QTILE_PACKED_SPILLED
   } else {
     const uint8_t* const* q = quads;
     const uint8_t* px;
