@@ -5,7 +5,9 @@
 // consecutive memory when enough weight rows reuse them. Epilogue, per row: acc += bias -
 // z * rowsum, then requantize16 (requantize_avx512.h) and a truncating narrow to bytes, which is
 // exact because the values are already in range; inside the asm for whole tiles of int32 or of
-// folded-form bytes, otherwise once per tile from the spilled sums.
+// folded-form bytes (for bytes, in a call writing whole rows, during the next tile's k loop:
+// TilePipeline), otherwise once per tile from the spilled sums. A tile whose stored columns are
+// all in its first sixteen computes only those.
 #include <immintrin.h>
 
 #include <algorithm>
