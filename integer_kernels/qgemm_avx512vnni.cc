@@ -305,7 +305,7 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
 // product measured that epilogue at 7-16% of the tile, and 3-7% interleaved. Only for calls
 // that write whole output rows: when threads share rows by columns, each writing its own lines
 // of them, the late stores cost more than they save (256^3 with uint8 output on two threads
-// split by columns went from 1200 to 1090 GOPS; 1230 with the rows split, or with each thread
+// split by columns went from 1200 to 1090 GOPS; 1235 with the rows split, 1213 with each thread
 // given its own output; scratch driver, runs alternated).
 class TilePipeline {
  public:
