@@ -314,7 +314,7 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   thread_local std::vector<const uint8_t*> quads;
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
-  const QActivationAddressing acts{quads.data(), x.tile_stride, x.n};
+  const QActivationAddressing acts{quads.data(), x.tile_stride};
   if (w.layout == QWeightLayout::RowsInLanes) {
     g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
     qu8_qs8_gemm_64x6c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);

@@ -5,7 +5,7 @@
 // consecutive memory when enough weight rows reuse them. Epilogue, per row: acc += bias -
 // z * rowsum, then requantize16 (requantize_avx512.h) and a truncating narrow to bytes, which is
 // exact because the values are already in range; inside the asm for whole tiles of int32 or of
-// folded-form bytes (for bytes, in a call writing whole rows, during the next tile's k loop:
+// folded-form bytes (for bytes from Tiled activations, during the next tile's k loop:
 // TilePipeline), otherwise once per tile from the spilled sums. A tile whose stored columns are
 // all in its first sixteen computes only those.
 #include <immintrin.h>
@@ -302,11 +302,12 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
 // the next tile's k loop, one row per eight k steps, and the last tile by flush(). Finished
 // after their own loop instead (DYAD_QTILE_REQUANT_ROW), the ~200 operations waiting on the last
 // sums hold back the next tile's products: a scratch driver repeating one tile of a 256^3
-// product measured that epilogue at 7-16% of the tile, and 3-7% interleaved. Only for calls
-// that write whole output rows: when threads share rows by columns, each writing its own lines
-// of them, the late stores cost more than they save (256^3 with uint8 output on two threads
-// split by columns went from 1200 to 1090 GOPS; 1235 with the rows split, 1213 with each thread
-// given its own output; scratch driver, runs alternated).
+// product measured that epilogue at 7-16% of the tile, and 3-7% interleaved. Threads that
+// share rows by columns pipeline too: limited to calls writing whole rows, two threads splitting
+// 256^3, 1024^3, res2 and res3 by columns ran 2-5% slower than with it (uint8 output; both
+// builds in one scratch driver, calls alternated 40 times), even with the threads' columns
+// meeting inside a cache line (res2, and 256^3 with its output 16 bytes off a line). An earlier
+// driver had measured the opposite (9% slower), before the output buffers were aligned.
 class TilePipeline {
  public:
   TilePipeline(const OutputStage& out, FinishFn finish) : out_(out), finish_(finish) {}
@@ -466,8 +467,7 @@ void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QActivationA
   const FinishFn finish = finish_for(out);
   const int64_t k4 = (w.k + 3) / 4;
   if (x.tiled()) {
-    // Pipelined only when the call writes whole output rows (see TilePipeline) of bytes.
-    if (n_begin == 0 && n_end == x.n && output != QOutput::Int32)
+    if (output != QOutput::Int32)
       return tiled_product<true>(w, x, k4, m_begin, m_end, n_begin, n_end, out, finish);
     return tiled_product<false>(w, x, k4, m_begin, m_end, n_begin, n_end, out, finish);
   }

@@ -67,7 +67,6 @@ void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int
 struct QActivationAddressing {
   const uint8_t* const* quads;
   int64_t tile_stride;  // 128: every quad's columns consecutive (Strided, Indirect)
-  int64_t n;            // columns of the product: a call covering [0, n) writes whole output rows
   // False for 128 also when Tiled with a single quad, whose addresses are the same either way.
   bool tiled() const { return tile_stride != QPackedActivations::kTileColumns * 4; }
   // Where the 32-column chunk holding column c starts in quad q, as an offset from quads[q].

@@ -40,12 +40,13 @@ Problem random_problem(std::mt19937& rng, int64_t m, int64_t k, int64_t n, int32
   return p;
 }
 
-std::vector<uint8_t> run(QIsa isa, const Problem& p, QOutput out, const QOutputStage& stage, int64_t n_begin) {
+// Columns [n_begin, n_end) of the product (n_end < 0: to the last column).
+std::vector<uint8_t> run(QIsa isa, const Problem& p, QOutput out, const QOutputStage& stage, int64_t n_begin, int64_t n_end = -1) {
   const size_t elem = out == QOutput::Int32 ? 4 : 1;
-  std::vector<uint8_t> y(static_cast<size_t>(p.m * p.n) * elem, 0xA5);  // sentinel outside [n_begin, n)
+  std::vector<uint8_t> y(static_cast<size_t>(p.m * p.n) * elem, 0xA5);  // sentinel outside [n_begin, n_end)
   const QPackedWeights w = qgemm_pack_weights(isa, p.w.data(), p.m, p.k, p.k);
   const QPackedActivations x = qgemm_pack_activations(isa, p.x.data(), p.k, p.n, p.n);
-  qgemm(w, x, p.x_zp, p.bias.data(), n_begin, p.n, out, stage, y.data(), p.n);
+  qgemm(w, x, p.x_zp, p.bias.data(), n_begin, n_end < 0 ? p.n : n_end, out, stage, y.data(), p.n);
   return y;
 }
 
@@ -130,12 +131,14 @@ TEST(Qgemm, ColumnBlocksWithAndWithoutPackingMatchTheReference) {
   }
 }
 
-TEST(Qgemm, WholeRowsOfBytesMatchTheReference) {
-  // Calls that write whole output rows of bytes finish each tile during the next tile's k loop
-  // (the VNNI variant's TilePipeline): k below one group of eight steps (every pending row
-  // finished after the loop), whole groups, a remainder, and k = 8200 (column blocks of 32, so
-  // the pending tile crosses blocks); multipliers all below 1/2 (the folded form it takes) or,
-  // every third problem, some rows of 1/2 and more, so panels it does not take interrupt it.
+TEST(Qgemm, TilesOfBytesFinishedLateMatchTheReference) {
+  // Tiled products of bytes finish each tile during the next tile's k loop (the VNNI variant's
+  // TilePipeline): k below one group of eight steps (every pending row finished after the loop),
+  // whole groups, a remainder, and k = 8200 (column blocks of 32, so the pending tile crosses
+  // blocks); multipliers all below 1/2 (the folded form it takes) or, every third problem, some
+  // rows of 1/2 and more, so panels it does not take interrupt it. Calls cover whole rows or,
+  // as a thread's share of a product split by columns, a range of them starting and ending on
+  // or inside a tile; the columns outside the range keep their sentinel.
   const auto variants = optimised_variants();
   if (variants.empty()) GTEST_SKIP() << "no optimised variant runs on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
@@ -154,9 +157,19 @@ TEST(Qgemm, WholeRowsOfBytesMatchTheReference) {
       for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(static_cast<int32_t>(rng() % 200) - (out == QOutput::Int8 ? 100 : 0));
       stage.zero_points = row_zero_points.data();
     }
-    const auto expected = run(QIsa::Reference, p, out, stage, 0);
+    const int64_t tiles = (n + 31) / 32;
+    int64_t n_begin = 0, n_end = n;
+    if (trial % 3 == 1) {  // a range of whole tiles, as two threads split one
+      n_begin = 32 * static_cast<int64_t>(rng() % static_cast<uint64_t>(tiles));
+      n_end = std::min(n, n_begin + 32 * (1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(tiles))));
+    } else if (trial % 3 == 2) {  // any range
+      n_begin = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+      n_end = n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(n - n_begin));
+    }
+    const auto expected = run(QIsa::Reference, p, out, stage, n_begin, n_end);
     for (QIsa isa : variants)
-      ASSERT_EQ(run(isa, p, out, stage, 0), expected) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n << " trial " << trial;
+      ASSERT_EQ(run(isa, p, out, stage, n_begin, n_end), expected)
+          << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n << " columns " << n_begin << "-" << n_end << " trial " << trial;
   }
 }
 
