@@ -306,8 +306,10 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
 // share rows by columns pipeline too: limited to calls writing whole rows, two threads splitting
 // 256^3, 1024^3, res2 and res3 by columns ran 2-5% slower than with it (uint8 output; both
 // builds in one scratch driver, calls alternated 40 times), even with the threads' columns
-// meeting inside a cache line (res2, and 256^3 with its output 16 bytes off a line). An earlier
-// driver had measured the opposite (9% slower), before the output buffers were aligned.
+// meeting inside a cache line (res2, and 256^3 with its output 16 bytes off a line); inside
+// qgemm_vs_onednn, the two alternated in one run, 1-4%; while this host's second core ran slow,
+// no difference either way. An earlier scratch driver had found the opposite (9% slower), for
+// reasons not found again.
 class TilePipeline {
  public:
   TilePipeline(const OutputStage& out, FinishFn finish) : out_(out), finish_(finish) {}
