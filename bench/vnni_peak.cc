@@ -1,8 +1,10 @@
 // The CPU's int8 peak in this process: twenty-four independent vpdpbusd zmm chains, all operands
 // in registers, best of five runs so that a moment of frequency ramp-up or a busy host does not
 // set the reference. Inline asm with fixed registers: with intrinsics GCC keeps arrays of
-// vectors in memory (which would measure store forwarding), and a loop of sixteen register-only
-// chains measured 4% below this one here (871 against 901-910 GOPS).
+// vectors in memory (which would measure store forwarding). Sixteen register-only chains
+// measured 4% below this loop once (871 against 901-910 GOPS) and level with twenty-four another
+// time (886-890 against 887-892, scratch loop of 48 vpdpbusd per iteration): twenty-four are
+// enough either way.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>

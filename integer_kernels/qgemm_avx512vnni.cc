@@ -241,7 +241,8 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
   }
   if (kPacked && stage.all_folded && lane_begin == 0 && lane_end == kVnniCols && out.stage.column_pitch == 0) {
     // A whole tile of bytes whose rows all take requantize16's kFolded form, finished in the asm
-    // from the registers (the tiles TilePipeline does not take: other callers' columns).
+    // from the registers: products whose activations are copied tile by tile (Strided or
+    // Indirect); Tiled ones go through TilePipeline, which takes every such tile.
     const uint8_t* px = packed;
     uint8_t* py = static_cast<uint8_t*>(out.y) + row0 * out.ldy + col_base;
     const int64_t row_bytes = out.ldy;
