@@ -228,7 +228,8 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
     // asm from the registers (the spill, reload and call cost 7% of a 256^3 product). Not
     // pipelined like bytes (TilePipeline): for int32 that measured -0.9% to +0.6% (in-process
     // A/B on 256^3, 1024^3, res2 and res3). The output stores are what this epilogue costs
-    // (2.5-4.5% of those products, left out in an A/B; the adds cost nothing). Prefetching the
+    // (left out in an A/B: 2.5-4.5% of 256^3, 1024^3 and res2, 0.6-1.8% of res3; the adds cost
+    // nothing). Prefetching the
     // lines for writing did not help; non-temporal stores gained 1-2% but would send the sums
     // past the caches the next layer reads them from.
     const uint8_t* px = packed;
