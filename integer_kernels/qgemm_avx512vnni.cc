@@ -229,9 +229,8 @@ void tile(const int8_t* panel, int64_t k4, const uint8_t* packed, const uint8_t*
     // pipelined like bytes (TilePipeline): for int32 that measured -0.9% to +0.6% (in-process
     // A/B on 256^3, 1024^3, res2 and res3). The output stores are what this epilogue costs
     // (left out in an A/B: 2.5-4.5% of 256^3, 1024^3 and res2, 0.6-1.8% of res3; the adds cost
-    // nothing). Prefetching the
-    // lines for writing did not help; non-temporal stores gained 1-2% but would send the sums
-    // past the caches the next layer reads them from.
+    // nothing). Prefetching the lines for writing did not help; non-temporal stores gained 1-2%
+    // but would send the sums past the caches the next layer reads them from.
     const uint8_t* px = packed;
     int32_t* py = static_cast<int32_t*>(out.y) + row0 * out.ldy + col_base;
     const int64_t row_bytes = out.ldy * 4;
