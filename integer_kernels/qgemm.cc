@@ -30,8 +30,10 @@ namespace {
 
 constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 
-// Where column c's four bytes go (qgemm_interleave_quad).
-inline int64_t quad_column_at(int64_t c, int64_t chunk_stride) { return (c / kChunk) * chunk_stride + (c % kChunk) * 4; }
+// Where column c's four bytes go (qgemm_interleave_quad), in chunks of `tile_columns`.
+inline int64_t quad_column_at(int64_t c, int64_t chunk_stride, int64_t tile_columns = kChunk) {
+  return (c / tile_columns) * chunk_stride + (c % tile_columns) * 4;
+}
 
 // Interleaves columns from c while c + 16 <= end; returns where it stopped. SSE2 (every x86-64
 // CPU) turns sixteen columns into 64 bytes with two rounds of unpacks; sixteen columns from a
@@ -59,9 +61,9 @@ int64_t interleave_sixteens(const uint8_t* const rows[4], int64_t c, int64_t end
 
 namespace qgemm_detail {
 
-void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride) {
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride, int64_t tile_columns) {
   for (int64_t c = 0; c < n; ++c)
-    for (int j = 0; j < 4; ++j) dst[quad_column_at(c, chunk_stride) + j] = rows[j][c];
+    for (int j = 0; j < 4; ++j) dst[quad_column_at(c, chunk_stride, tile_columns) + j] = rows[j][c];
 }
 
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
@@ -95,11 +97,13 @@ void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int6
   qgemm_detail::interleave_phase__ref(planes, height, width, first_row, row_step, rows, first_col, col_step, cols, pad, dst);
 }
 
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride) {
-  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst, chunk_stride);
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride, int64_t tile_columns) {
+  DYAD_CHECK(tile_columns > 0 && tile_columns <= kChunk);
+  if (qgemm_isa_best() == QIsa::Avx512Vnni) return qgemm_detail::interleave_quad__avx512(rows, n, dst, chunk_stride, tile_columns);
+  if (tile_columns != kChunk) return qgemm_detail::interleave_quad__ref(rows, n, dst, chunk_stride, tile_columns);
   const int64_t c = interleave_sixteens(rows, 0, n, dst, chunk_stride);
   const uint8_t* const tail[4] = {rows[0] + c, rows[1] + c, rows[2] + c, rows[3] + c};
-  qgemm_detail::interleave_quad__ref(tail, n - c, dst + quad_column_at(c, chunk_stride), chunk_stride);  // c is a multiple of 32 or the tail is in c's chunk
+  qgemm_detail::interleave_quad__ref(tail, n - c, dst + quad_column_at(c, chunk_stride), chunk_stride, kChunk);  // c is a multiple of 32 or the tail is in c's chunk
 }
 
 const char* qisa_name(QIsa isa) {
@@ -166,6 +170,10 @@ bool qgemm_split_by_rows(int64_t rows, int64_t columns, int64_t row_panel, int t
 
 int64_t qgemm_row_panel(const QPackedWeights& w) { return w.layout == QWeightLayout::RowsInLanes ? kLaneRows : kQgemmRowAlign; }
 
+int64_t qgemm_tile_columns_for(const QPackedWeights& w) {
+  return w.layout == QWeightLayout::RowsInLanes ? QPackedActivations::kNarrowTileColumns : QPackedActivations::kTileColumns;
+}
+
 QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw, QWeightLayout layout) {
   QPackedWeights p;
   p.isa = isa;
@@ -201,19 +209,22 @@ void reset_header(QIsa isa, int64_t k, int64_t n, QActivationLayout layout, QPac
   p.layout = layout;
   p.base = nullptr;
   p.quad_offsets.clear();
+  p.tile_columns = QPackedActivations::kTileColumns;
 }
 
 }  // namespace
 
-void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p) {
+void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p, int64_t tile_columns) {
   reset_header(isa, k, n, QActivationLayout::Tiled, p);
   if (isa == QIsa::Reference) {  // plain [K][N]
     p.data.resize(static_cast<size_t>(k * n));
     return;
   }
-  // Tiled: [ceil(N/32)][K/4][32][4], the four k of one column adjacent, as vpdpbusd reads them;
+  // Tiled: [ceil(N/W)][K/4][W][4], the four k of one column adjacent, as vpdpbusd reads them;
   // padded k rows are packed as 0 (their weights are 0 too), and so are the columns past N.
-  constexpr int64_t kTile = QPackedActivations::kTileColumns;
+  DYAD_CHECK(tile_columns == QPackedActivations::kTileColumns || (isa == QIsa::Avx512Vnni && tile_columns == QPackedActivations::kNarrowTileColumns));
+  const int64_t kTile = tile_columns;
+  p.tile_columns = kTile;
   const int64_t k4 = round_up(k, 4) / 4, tiles = (n + kTile - 1) / kTile;
   p.quad_pitch = kTile * 4;
   p.tile_stride = k4 * kTile * 4;
@@ -247,13 +258,13 @@ void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_
   for (int64_t r0 = row_begin; r0 < row_end; r0 += 4) {
     const uint8_t* rows[4];
     for (int64_t j = 0; j < 4; ++j) rows[j] = r0 + j < p.k ? row(r0 + j, scratch.data() + j * n) : zeros;
-    qgemm_interleave_quad(rows, n, p.data.data() + (r0 / 4) * p.quad_pitch, p.tile_stride);
+    qgemm_interleave_quad(rows, n, p.data.data() + (r0 / 4) * p.quad_pitch, p.tile_stride, p.tile_columns);
   }
 }
 
-QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx) {
+QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx, int64_t tile_columns) {
   QPackedActivations p;
-  qgemm_activations_reset(isa, k, n, p);
+  qgemm_activations_reset(isa, k, n, p, tile_columns);
   qgemm_pack_activation_rows(p, 0, isa == QIsa::Reference ? k : round_up(k, 4), [&](int64_t r, uint8_t*) { return x + r * ldx; });
   return p;
 }
@@ -268,9 +279,9 @@ QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, co
   return p;
 }
 
-QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx) {
+QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx, int64_t tile_columns) {
   QPackedActivations p;
-  qgemm_activations_reset(isa, k, n, p);
+  qgemm_activations_reset(isa, k, n, p, tile_columns);
   if (isa == QIsa::Reference) {
     for (int64_t c = 0; c < n; ++c)
       for (int64_t r = 0; r < k; ++r) p.data[static_cast<size_t>(r * n + c)] = xt[c * ldx + r];
@@ -282,7 +293,7 @@ QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt
   for (int64_t c = 0; c < n; ++c) {
     const uint8_t* src = xt + c * ldx;
     for (int64_t q = 0; q < k4; ++q) {
-      uint8_t* dst = p.data.data() + q * p.quad_pitch + quad_column_at(c, p.tile_stride);
+      uint8_t* dst = p.data.data() + q * p.quad_pitch + quad_column_at(c, p.tile_stride, p.tile_columns);
       const int64_t bytes = std::min<int64_t>(4, k - q * 4);
       std::memcpy(dst, src + q * 4, static_cast<size_t>(bytes));
       if (bytes < 4) std::memset(dst + bytes, 0, static_cast<size_t>(4 - bytes));
@@ -302,6 +313,7 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   DYAD_CHECK(n_begin >= 0 && n_begin <= n_end && n_end <= x.n);
   DYAD_CHECK(m_begin >= 0 && m_begin <= m_end && m_end <= w.m && m_begin % kQgemmRowAlign == 0);
   DYAD_CHECK(output == QOutput::Int32 || stage.multipliers != nullptr);
+  DYAD_CHECK(x.tile_columns == QPackedActivations::kTileColumns || w.layout == QWeightLayout::RowsInLanes);
   g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
   if (w.isa == QIsa::Reference) {
     DYAD_CHECK(x.quad_offsets.empty());
@@ -314,7 +326,7 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   thread_local std::vector<const uint8_t*> quads;
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
-  const QActivationAddressing acts{quads.data(), x.tile_stride};
+  const QActivationAddressing acts{quads.data(), x.tile_stride, x.tile_columns};
   if (w.layout == QWeightLayout::RowsInLanes) {
     g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
     qu8_qs8_gemm_64x6c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);

@@ -57,44 +57,56 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
 // Activations packed for one variant; pack once per product (each is reused by every row block).
 // The VNNI layouts (AVX-512, AVX2) group k by four: in quad q, each column c holds the four bytes
 // X[4q..4q+3][c] side by side. Where a quad's columns lie, at(q, c):
-//  - Tiled (what qgemm_pack_* make): columns in chunks of 32, [ceil(N/32)][K/4][32][4]. A
-//    32-column tile's k steps follow one another in memory, so the GEMM streams them in order
-//    and needs no copy of its own (a quad's columns N * 4 bytes apart cost a copy per product:
-//    a sixth of a ResNet stage's time). Columns past N in the last chunk are zero.
+//  - Tiled (what qgemm_pack_* make): columns in chunks of W, [ceil(N/W)][K/4][W][4], W the
+//    tile_columns of the weights' kernel (qgemm_tile_columns_for): 32 for ColumnsInLanes, 6 for
+//    RowsInLanes. A register tile's k steps follow one another in memory, so the GEMM streams
+//    them in order and needs no copy of its own (a quad's columns N * 4 bytes apart cost a copy
+//    per product: a sixth of a ResNet stage's time). Columns past N in the last chunk are zero.
+//    The 64x6 kernel also reads 32-wide chunks, six columns of every 128 bytes; on its own
+//    width ResNet's res4 product ran 1.5-3.4% faster (both packings alternated in one
+//    qgemm_vs_onednn run; res5 within 1% either way): each tile then reads 24 bytes per k step,
+//    in order, instead of a new line every step.
 //  - Strided: quad q's N columns consecutive, at data + q * N * 4 (a 1x1 convolution's
 //    interleaved planes, written whole rows at a time).
 //  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
 //    caller's memory, which is how a convolution reads its padded input in place, without im2col.
 enum class QActivationLayout { Tiled, Strided, Indirect };
 struct QPackedActivations {
-  static constexpr int64_t kTileColumns = 32;
+  static constexpr int64_t kTileColumns = 32;        // ColumnsInLanes's chunks, and every Strided or Indirect layout's
+  static constexpr int64_t kNarrowTileColumns = 6;   // RowsInLanes's (Tiled only)
   QIsa isa = QIsa::Reference;
   QActivationLayout layout = QActivationLayout::Tiled;  // the VNNI layouts' (Reference: plain [K][N])
   int64_t k = 0, n = 0;
   std::vector<uint8_t> data;
   const uint8_t* base = nullptr;
   std::vector<int64_t> quad_offsets;
+  int64_t tile_columns = kTileColumns;  // W: columns per chunk
   int64_t quad_pitch = 0;   // bytes from quad q to q + 1 in `data` (Tiled, Strided)
-  int64_t tile_stride = 0;  // bytes from a quad's 32-column chunk to the next: K/4 * 128 when Tiled, else 128
+  int64_t tile_stride = 0;  // bytes from a quad's W-column chunk to the next: K/4 * W * 4 when Tiled, else 128
   // Where quad q's first column is.
   const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * quad_pitch : base + quad_offsets[static_cast<size_t>(q)]; }
-  const uint8_t* at(int64_t q, int64_t col) const { return quad(q) + (col / kTileColumns) * tile_stride + (col % kTileColumns) * 4; }
+  const uint8_t* at(int64_t q, int64_t col) const { return quad(q) + (col / tile_columns) * tile_stride + (col % tile_columns) * 4; }
 };
-QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx);
+// The Tiled chunk width the kernel of w reads best (kTileColumns or kNarrowTileColumns).
+int64_t qgemm_tile_columns_for(const QPackedWeights& w);
+QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx,
+                                          int64_t tile_columns = QPackedActivations::kTileColumns);
 // Packing row by row, for callers that make X's rows on the fly (a convolution's im2col) or
 // repack many products into one buffer: reset once, then pack any split of the rows (in
 // multiples of four, which threads may share). row(r, scratch) returns row r's n bytes, either
 // in the caller's memory or written into `scratch` (n bytes, the caller's to fill).
-void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
+void qgemm_activations_reset(QIsa isa, int64_t k, int64_t n, QPackedActivations& p,
+                             int64_t tile_columns = QPackedActivations::kTileColumns);
 // The Strided layout instead, for a caller that writes quad q's n columns at p.data + q * n * 4
 // itself (VNNI layouts only).
 void qgemm_activations_reset_strided(QIsa isa, int64_t k, int64_t n, QPackedActivations& p);
 using QRowSource = std::function<const uint8_t*(int64_t row, uint8_t* scratch)>;
 void qgemm_pack_activation_rows(QPackedActivations& p, int64_t row_begin, int64_t row_end, const QRowSource& row);
 // Four rows into the VNNI quad layout, for c < n: column c's four bytes rows[j][c] at
-// dst + (c / 32) * chunk_stride + (c % 32) * 4 + j. chunk_stride 128 writes them consecutively
-// (Strided); K/4 * 128 writes one quad of a Tiled layout.
-void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride = 128);
+// dst + (c / W) * chunk_stride + (c % W) * 4 + j, W = tile_columns. chunk_stride W * 4 writes
+// them consecutively (Strided); K/4 * W * 4 writes one quad of a Tiled layout.
+void qgemm_interleave_quad(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride = 128,
+                           int64_t tile_columns = QPackedActivations::kTileColumns);
 // A whole stride phase of four channels' padded planes (each height x width), the way an
 // in-place convolution reads its input: output row r (of `rows`, each `cols` columns, written
 // one after another) holds, at dst[4t + j], channel j's input at row first_row + r * row_step
@@ -107,7 +119,8 @@ void qgemm_interleave_phase(const uint8_t* const planes[4], int64_t height, int6
 QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, const uint8_t* base, std::vector<int64_t> quad_offsets);
 // The same from X stored transposed, as [N][K] rows (row stride ldx): a MatMul's activations
 // A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
-QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx);
+QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx,
+                                                     int64_t tile_columns = QPackedActivations::kTileColumns);
 
 enum class QOutput { UInt8, Int8, Int32 };
 

@@ -46,8 +46,8 @@ bool avx512vnni_cpu();
 bool avx2_cpu();
 
 // qgemm_interleave_quad's variants: the scalar reference and AVX-512 (exact reads and writes).
-void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride);
-void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride);
+void interleave_quad__ref(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride, int64_t tile_columns);
+void interleave_quad__avx512(const uint8_t* const rows[4], int64_t n, uint8_t* dst, int64_t chunk_stride, int64_t tile_columns);
 // One row of qgemm_interleave_phase, by definition: dst[4t + j] = rows[j][first + t * step], or
 // `pad` where that index is outside [0, width) or rows[j] is nullptr.
 void interleave_quad_strided__ref(const uint8_t* const rows[4], int64_t width, int64_t first, int64_t step, int64_t count,
@@ -66,12 +66,15 @@ void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int
 // a table of where each quad starts.
 struct QActivationAddressing {
   const uint8_t* const* quads;
-  int64_t tile_stride;  // 128: every quad's columns consecutive (Strided, Indirect)
-  // False for 128 also when Tiled with a single quad, whose addresses are the same either way.
-  bool tiled() const { return tile_stride != QPackedActivations::kTileColumns * 4; }
-  // Where the 32-column chunk holding column c starts in quad q, as an offset from quads[q].
-  int64_t chunk_offset(int64_t c) const { return (c / QPackedActivations::kTileColumns) * tile_stride; }
-  const uint8_t* at(int64_t q, int64_t c) const { return quads[q] + chunk_offset(c) + (c % QPackedActivations::kTileColumns) * 4; }
+  int64_t tile_stride;   // tile_columns * 4: every quad's columns consecutive (Strided, Indirect)
+  int64_t tile_columns;  // W: columns per chunk (32 unless Tiled for RowsInLanes)
+  // False also when Tiled with a single quad, whose addresses are the same either way.
+  bool tiled() const { return tile_stride != tile_columns * 4; }
+  // Where the W-column chunk holding column c starts in quad q, as an offset from quads[q].
+  int64_t chunk_offset(int64_t c) const { return (c / tile_columns) * tile_stride; }
+  // Where column c is in quad q, as an offset from quads[q].
+  int64_t column_offset(int64_t c) const { return chunk_offset(c) + (c % tile_columns) * 4; }
+  const uint8_t* at(int64_t q, int64_t c) const { return quads[q] + column_offset(c); }
 };
 
 void qu8_qs8_gemm_8x32c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,

@@ -4,14 +4,18 @@
 // vpdpbusd. Where the other kernel puts 32 columns in lanes, this one fills its lanes whatever
 // the column count, which is what a late convolution's few output pixels (49 at 7 x 7) need.
 //
-// A tile's columns lie in one 32-column chunk of the activations (in a Tiled layout they are
-// consecutive only there), so a chunk is cut into tiles of 6, 6, 5, 5, 5 and 5. Each tile runs
-// the whole of k with its sums in registers, reading the panel's weights from L2 (blocks of k
-// that fit there, for a very long k); the sums then wait in a buffer, one column of 64 rows
-// after another. When the chunk is done, the buffer is transposed to rows of 32 columns, which the
-// other kernel's epilogue (qgemm_epilogue_avx512.h) finishes: per-row requantization constants
-// and row stores, where finishing each column vector (per-lane constants and a scatter per
-// vector) had cost about 6% of the time.
+// Activations Tiled for this kernel are six columns wide, one register tile per chunk, whose k
+// steps are 24 consecutive bytes; five such tiles make a group of 30 columns. Otherwise (Tiled
+// 32 wide, Strided, Indirect) a tile's columns lie in one 32-column chunk (in a Tiled layout
+// they are consecutive only there), so a chunk is cut into tiles of 6, 6, 5, 5, 5 and 5. Each
+// tile runs the whole of k with its sums in registers, reading the panel's weights from L2
+// (blocks of k that fit there, for a very long k); the sums then wait in a buffer, one column of
+// 64 rows after another. When the group is done, the buffer is transposed to rows of 32 columns,
+// which the other kernel's epilogue (qgemm_epilogue_avx512.h) finishes: per-row requantization
+// constants and row stores, where finishing each column vector (per-lane constants and a
+// scatter per vector) had cost about 6% of the time. That epilogue still costs 3.7-5% of
+// ResNet's res4 product (in-process A/B with it left out; the transpose 1-1.4% of it), most of
+// it in instructions: with every row stored to one line instead, 0.4-0.8% less.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -31,6 +35,7 @@ namespace {
 // at 0.91-0.98x oneDNN, against 0.95-1.01x (qgemm_vs_onednn, one thread, three runs in turn).
 constexpr int64_t kBlockQuads = 2048;
 constexpr int64_t kChunk = QPackedActivations::kTileColumns;
+static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Tiled chunk is one register tile");
 
 // The k loop, inline asm with fixed registers: accumulators zmm(4c + g) for column c and row
 // group g, weights zmm24-27, broadcasts zmm28-29 (as in the other kernel, GCC 12 copies
@@ -80,7 +85,7 @@ constexpr int64_t kChunk = QPackedActivations::kTileColumns;
                "vmovdqu64 128(%[pw]), %%zmm26\n\t"                                                                  \
                "vmovdqu64 192(%[pw]), %%zmm27\n\t" COLUMNS                                                          \
                ".if %c[direct]\n\t"                                                                                 \
-               "add $128, %[px]\n\t"                                                                                \
+               "add %[step], %[px]\n\t"                                                                             \
                ".else\n\t"                                                                                          \
                "add $8, %[q]\n\t"                                                                                   \
                ".endif\n\t"                                                                                         \
@@ -88,7 +93,7 @@ constexpr int64_t kChunk = QPackedActivations::kTileColumns;
                "cmp %[end], %[pw]\n\t"                                                                              \
                "jne 1b\n\t" SPILLS                                                                                  \
                : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px)                                                         \
-               : [end] "r"(pw_end), [off] "r"(offset), [acc] "r"(acc), [fresh] "i"(kFresh ? 1 : 0),                 \
+               : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [fresh] "i"(kFresh ? 1 : 0), \
                  [direct] "i"(kDirect ? 1 : 0)                                                                      \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",    \
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
@@ -97,10 +102,10 @@ constexpr int64_t kChunk = QPackedActivations::kTileColumns;
 // Adds to acc[4c + g] (column c of `columns`, 1 to 6; rows 16g..16g+15 of the panel) the
 // products of `steps` k steps of the panel's weights (256 bytes each, from `panel`) with the
 // bytes at quads[kk] + offset + 4c; kFresh: sets acc to them instead (the first block of k).
-// kDirect: the quads are 128 bytes apart (Tiled activations), so the loop steps a pointer
-// instead of reading the table.
+// kDirect: the quads are `step` bytes apart (Tiled activations: the chunk width times 4), so
+// the loop steps a pointer instead of reading the table.
 template <bool kFresh, bool kDirect>
-void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int columns, __m512i* acc) {
+void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int64_t step, int columns, __m512i* acc) {
   const int8_t* pw = panel;
   const int8_t* const pw_end = panel + steps * kLaneRows * 4;
   const uint8_t* const* q = quads;
@@ -187,6 +192,57 @@ void transpose_chunk(const int32_t (*columns)[kLaneRows], int32_t (*rows)[kChunk
     }
 }
 
+// Columns of the product that are transposed and finished together (at most a chunk of 32,
+// lanes [lane_begin, lane_end) of it stored from col_base), and the register tiles computing
+// them: tile t's columns [column, column + width) of the group, read at `offset` from each quad.
+struct ColumnGroup {
+  struct Tile {
+    int64_t column, width, offset;
+  };
+  int64_t col_base, lane_begin, lane_end;
+  int tiles = 0;
+  Tile tile[(kChunk + kLaneCols - 1) / kLaneCols];
+  TileRuns runs;  // when the output drops columns
+};
+
+// The groups covering columns [n_begin, n_end). Activations Tiled six columns wide: five whole
+// chunks per group (30 columns), each one tile, trimmed to the range. Otherwise 32-column chunks
+// aligned as the activations' are, cut into tiles as even as the chunk allows (32 columns: 6, 6,
+// 5, 5, 5, 5): a narrow tile spends its time loading the weights (four vectors for every two
+// columns of a 2-wide one).
+void column_groups(const QActivationAddressing& x, int64_t n_begin, int64_t n_end, const QOutputStage& stage,
+                   std::vector<ColumnGroup>& groups) {
+  groups.clear();
+  const bool narrow = x.tiled() && x.tile_columns == kLaneCols;
+  for (int64_t begin = n_begin; begin < n_end;) {
+    ColumnGroup g;
+    if (narrow) {
+      g.col_base = begin / kLaneCols * kLaneCols;
+      const int64_t end = std::min(n_end, g.col_base + kChunk / kLaneCols * kLaneCols);
+      for (int64_t first = begin; first < end; first = (first / kLaneCols + 1) * kLaneCols) {
+        const int64_t last = std::min(end, (first / kLaneCols + 1) * kLaneCols);
+        g.tile[g.tiles++] = {first - g.col_base, last - first, x.column_offset(first)};
+      }
+      g.lane_begin = begin - g.col_base;
+      g.lane_end = end - g.col_base;
+      begin = end;
+    } else {
+      g.col_base = begin / kChunk * kChunk;
+      const int64_t end = std::min(n_end, g.col_base + kChunk), span = end - begin, tiles = (span + kLaneCols - 1) / kLaneCols;
+      for (int64_t t = 0, first = begin; t < tiles; ++t) {
+        const int64_t width = span / tiles + (t < span % tiles ? 1 : 0);
+        g.tile[g.tiles++] = {first - g.col_base, width, x.column_offset(first)};
+        first += width;
+      }
+      g.lane_begin = begin - g.col_base;
+      g.lane_end = end - g.col_base;
+      begin = end;
+    }
+    if (stage.column_pitch != 0) g.runs = tile_runs(stage, g.col_base, g.lane_begin, g.lane_end);
+    groups.push_back(g);
+  }
+}
+
 }  // namespace
 
 void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
@@ -195,59 +251,47 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
   const OutputStage out{w, x_zero_point, bias, output, stage, y, ldy};
   const FinishFn finish = finish_for(out);
   const int64_t k4 = (w.k + 3) / 4;
-  constexpr int64_t kMaxTiles = (kChunk + kLaneCols - 1) / kLaneCols;
-  // The chunk's sums by column. A chunk narrower than 32 leaves columns unset, which the
+  // A group's sums by column. A group narrower than 32 leaves columns unset, which the
   // transpose carries into lanes the epilogue masks off.
   alignas(64) int32_t columns[kChunk][kLaneRows];
   alignas(64) int32_t rows[kLaneRows][kChunk];
-  // Where each chunk's lanes land when the output drops wide columns: the same for every panel.
-  thread_local std::vector<TileRuns> chunk_runs;
-  chunk_runs.clear();
-  if (stage.column_pitch != 0)
-    for (int64_t begin = n_begin; begin < n_end; begin = (begin / kChunk + 1) * kChunk) {
-      const int64_t col_base = begin / kChunk * kChunk;
-      chunk_runs.push_back(tile_runs(stage, col_base, begin - col_base, std::min(n_end, col_base + kChunk) - col_base));
-    }
+  thread_local std::vector<ColumnGroup> groups;  // the same for every panel
+  column_groups(x, n_begin, n_end, stage, groups);
+  const int64_t step = x.tile_columns * 4;  // from one quad to the next, when Tiled
   // The panel's rows that are stored, by the epilogue's panels of eight: a row range that starts
   // or ends inside a panel computes the whole panel and stores its own rows.
   struct RowGroup {
     int64_t row, count;
     PanelStage stage;
   };
-  RowGroup groups[kLaneRows / kVnniRows];
+  RowGroup row_groups[kLaneRows / kVnniRows];
   for (int64_t panel0 = m_begin / kLaneRows * kLaneRows; panel0 < m_end; panel0 += kLaneRows) {
     const int64_t last = std::min({m_end, panel0 + kLaneRows, w.m});
-    int group_count = 0;
+    int row_group_count = 0;
     for (int64_t r = std::max(m_begin, panel0); r < last; r = (r / kVnniRows + 1) * kVnniRows) {
       const int64_t count = std::min(last, (r / kVnniRows + 1) * kVnniRows) - r;
-      groups[group_count++] = RowGroup{r, count, panel_stage(out, r, count)};
+      row_groups[row_group_count++] = RowGroup{r, count, panel_stage(out, r, count)};
     }
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
-    for (int64_t chunk_begin = n_begin; chunk_begin < n_end; chunk_begin = (chunk_begin / kChunk + 1) * kChunk) {
-      const int64_t col_base = chunk_begin / kChunk * kChunk, chunk_end = std::min(n_end, col_base + kChunk);
-      const int64_t chunk = x.chunk_offset(chunk_begin);
-      // Tiles as even as the chunk allows (32 columns: 6, 6, 5, 5, 5, 5): a narrow tile spends
-      // its time loading the weights (four vectors for every two columns of a 2-wide one).
-      const int64_t span = chunk_end - chunk_begin, tiles = (span + kLaneCols - 1) / kLaneCols;
-      int widths[kMaxTiles];
-      for (int64_t t = 0; t < tiles; ++t) widths[t] = static_cast<int>(span / tiles + (t < span % tiles ? 1 : 0));
+    for (const ColumnGroup& g : groups) {
       for (int64_t kb = 0; kb < k4; kb += kBlockQuads) {
         const int64_t steps = std::min(kBlockQuads, k4 - kb);
-        for (int64_t t = 0, c = chunk_begin - col_base; t < tiles; c += widths[t], ++t) {
-          __m512i* sums = reinterpret_cast<__m512i*>(columns[c]);
-          const int8_t* block = panel + kb * kLaneRows * 4;
-          const int64_t offset = chunk + c * 4;
+        const int8_t* block = panel + kb * kLaneRows * 4;
+        for (int t = 0; t < g.tiles; ++t) {
+          const ColumnGroup::Tile& tile = g.tile[t];
+          __m512i* sums = reinterpret_cast<__m512i*>(columns[tile.column]);
+          const int width = static_cast<int>(tile.width);
           if (x.tiled())
-            (kb == 0 ? accumulate<true, true> : accumulate<false, true>)(block, steps, x.quads + kb, offset, widths[t], sums);
+            (kb == 0 ? accumulate<true, true> : accumulate<false, true>)(block, steps, x.quads + kb, tile.offset, step, width, sums);
           else
-            (kb == 0 ? accumulate<true, false> : accumulate<false, false>)(block, steps, x.quads + kb, offset, widths[t], sums);
+            (kb == 0 ? accumulate<true, false> : accumulate<false, false>)(block, steps, x.quads + kb, tile.offset, step, width, sums);
         }
       }
       transpose_chunk(columns, rows);
-      const TileRuns* runs = stage.column_pitch != 0 ? &chunk_runs[static_cast<size_t>(col_base / kChunk - n_begin / kChunk)] : nullptr;
-      for (int g = 0; g < group_count; ++g)
-        finish(reinterpret_cast<const __m512i*>(rows[groups[g].row - panel0]), groups[g].stage, groups[g].count, groups[g].row, col_base,
-               chunk_begin - col_base, chunk_end - col_base, runs, out);
+      const TileRuns* runs = stage.column_pitch != 0 ? &g.runs : nullptr;
+      for (int r = 0; r < row_group_count; ++r)
+        finish(reinterpret_cast<const __m512i*>(rows[row_groups[r].row - panel0]), row_groups[r].stage, row_groups[r].count,
+               row_groups[r].row, g.col_base, g.lane_begin, g.lane_end, runs, out);
     }
   }
 }

@@ -8,9 +8,11 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <utility>
 
 #include "integer_kernels/qgemm.h"
 #include "integer_kernels/qgemm_internal.h"
+#include "lib/ir/error.h"
 
 namespace dyad {
 namespace {
@@ -240,34 +242,36 @@ TEST(Qgemm, WideColumnsKeepTheFirstColumnsOfEachOutputRow) {
 
 TEST(Qgemm, Avx512InterleaveEqualsTheScalarTwinAndStaysInBounds) {
   // Consecutive quads (chunk stride 128) and a Tiled layout's quad (32-column chunks 640 bytes
-  // apart); the reference against the definition, the AVX-512 twin and the portable SSE2 path
-  // against the reference, every byte between chunks left alone.
+  // apart), and the same for 6-column chunks (stride 24, and 200); the reference against the
+  // definition, the AVX-512 twin and the portable path against the reference, every byte between
+  // chunks left alone.
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
-  for (int64_t stride : {int64_t{128}, int64_t{640}})
+  const std::pair<int64_t, int64_t> strides_and_widths[] = {{128, 32}, {640, 32}, {24, 6}, {200, 6}};
+  for (const auto& [stride, width] : strides_and_widths)
     for (int64_t n = 0; n <= 100; ++n) {
       std::vector<uint8_t> rows(static_cast<size_t>(4 * n + 1));
       for (auto& v : rows) v = static_cast<uint8_t>(rng());
       const uint8_t* r[4] = {rows.data(), rows.data() + n, rows.data() + 2 * n, rows.data() + 3 * n};
-      const int64_t chunks = (n + 31) / 32;
-      const size_t bytes = static_cast<size_t>(chunks == 0 ? 1 : (chunks - 1) * stride + 128 + 1);
+      const int64_t chunks = (n + width - 1) / width;
+      const size_t bytes = static_cast<size_t>(chunks == 0 ? 1 : (chunks - 1) * stride + width * 4 + 1);
       std::vector<uint8_t> defined(bytes, 0x5A);
       for (int64_t c = 0; c < n; ++c)
-        for (int j = 0; j < 4; ++j) defined[static_cast<size_t>((c / 32) * stride + (c % 32) * 4 + j)] = r[j][c];
+        for (int j = 0; j < 4; ++j) defined[static_cast<size_t>((c / width) * stride + (c % width) * 4 + j)] = r[j][c];
       // Each output in its own exact-size heap block, so AddressSanitizer sees any overrun.
       auto reference = std::make_unique<uint8_t[]>(bytes), portable = std::make_unique<uint8_t[]>(bytes);
       std::fill(reference.get(), reference.get() + bytes, uint8_t{0x5A});
       std::fill(portable.get(), portable.get() + bytes, uint8_t{0x5A});
-      qgemm_detail::interleave_quad__ref(r, n, reference.get(), stride);
-      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), reference.get())) << "reference, n=" << n << " stride " << stride;
+      qgemm_detail::interleave_quad__ref(r, n, reference.get(), stride, width);
+      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), reference.get())) << "reference, n=" << n << " stride " << stride << " width " << width;
       if (qgemm_isa_best() != QIsa::Avx512Vnni) {
-        qgemm_interleave_quad(r, n, portable.get(), stride);
-        ASSERT_TRUE(std::equal(defined.begin(), defined.end(), portable.get())) << "portable, n=" << n << " stride " << stride;
+        qgemm_interleave_quad(r, n, portable.get(), stride, width);
+        ASSERT_TRUE(std::equal(defined.begin(), defined.end(), portable.get())) << "portable, n=" << n << " stride " << stride << " width " << width;
       }
       if (!qisa_supported(QIsa::Avx512Vnni)) continue;
       auto simd = std::make_unique<uint8_t[]>(bytes);
       std::fill(simd.get(), simd.get() + bytes, uint8_t{0x5A});
-      qgemm_detail::interleave_quad__avx512(r, n, simd.get(), stride);
-      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), simd.get())) << "avx512, n=" << n << " stride " << stride;
+      qgemm_detail::interleave_quad__avx512(r, n, simd.get(), stride, width);
+      ASSERT_TRUE(std::equal(defined.begin(), defined.end(), simd.get())) << "avx512, n=" << n << " stride " << stride << " width " << width;
     }
 }
 
@@ -312,16 +316,40 @@ TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
   std::mt19937 rng(5);
   for (int i = 0; i < kQIsaCount; ++i) {
     const QIsa isa = static_cast<QIsa>(i);
-    for (int64_t k : {1, 3, 4, 7, 13}) {
-      const int64_t n = 11, ldx = k + 2;  // rows of xt with a gap after each
-      std::vector<uint8_t> xt(static_cast<size_t>(n * ldx)), x(static_cast<size_t>(k * n));
-      for (auto& v : xt) v = static_cast<uint8_t>(rng());
-      for (int64_t r = 0; r < k; ++r)
-        for (int64_t c = 0; c < n; ++c) x[static_cast<size_t>(r * n + c)] = xt[static_cast<size_t>(c * ldx + r)];
-      EXPECT_EQ(qgemm_pack_activations_transposed(isa, xt.data(), k, n, ldx).data, qgemm_pack_activations(isa, x.data(), k, n, n).data)
-          << qisa_name(isa) << " k=" << k;
+    for (int64_t width : {QPackedActivations::kTileColumns, QPackedActivations::kNarrowTileColumns}) {
+      if (width != QPackedActivations::kTileColumns && isa != QIsa::Avx512Vnni) continue;  // RowsInLanes's width
+      for (int64_t k : {1, 3, 4, 7, 13}) {
+        const int64_t n = 11, ldx = k + 2;  // rows of xt with a gap after each
+        std::vector<uint8_t> xt(static_cast<size_t>(n * ldx)), x(static_cast<size_t>(k * n));
+        for (auto& v : xt) v = static_cast<uint8_t>(rng());
+        for (int64_t r = 0; r < k; ++r)
+          for (int64_t c = 0; c < n; ++c) x[static_cast<size_t>(r * n + c)] = xt[static_cast<size_t>(c * ldx + r)];
+        const QPackedActivations packed = qgemm_pack_activations(isa, x.data(), k, n, n, width);
+        EXPECT_EQ(qgemm_pack_activations_transposed(isa, xt.data(), k, n, ldx, width).data, packed.data)
+            << qisa_name(isa) << " k=" << k << " width " << width;
+        if (isa == QIsa::Reference) continue;
+        for (int64_t q = 0; q < (k + 3) / 4; ++q)  // at() finds every byte where the definition puts it
+          for (int64_t c = 0; c < n; ++c)
+            for (int64_t j = 0; j < 4; ++j)
+              ASSERT_EQ(packed.at(q, c)[j], 4 * q + j < k ? x[static_cast<size_t>((4 * q + j) * n + c)] : 0) << "width " << width;
+      }
     }
   }
+}
+
+TEST(Qgemm, NarrowTilesAreForRowsInLanesOnly) {
+  // Activations Tiled six columns wide (the 64x6 kernel's) given to the 8x32 kernel: an error,
+  // not a product read through the wrong addressing.
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(6);
+  const Problem p = random_problem(rng, 16, 40, 20, 3, false);
+  const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), p.m, p.k, p.k);
+  const QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), p.k, p.n, p.n, QPackedActivations::kNarrowTileColumns);
+  EXPECT_EQ(qgemm_tile_columns_for(w), QPackedActivations::kTileColumns);
+  std::vector<int32_t> y(static_cast<size_t>(p.m * p.n));
+  EXPECT_THROW(qgemm(w, x, p.x_zp, p.bias.data(), 0, p.n, QOutput::Int32, {}, y.data(), p.n), Error);
+  const QPackedWeights lanes = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), p.m, p.k, p.k, QWeightLayout::RowsInLanes);
+  EXPECT_EQ(qgemm_tile_columns_for(lanes), QPackedActivations::kNarrowTileColumns);
 }
 
 TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
@@ -353,11 +381,12 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
 TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
   // The 64x6 kernel (weight rows in vector lanes) on random problems: row ranges starting at
   // any multiple of 8 (inside a 64-row panel too), any column range, all three activation
-  // layouts, every output type, per-row zero points, narrowed ranges, wide columns and extreme
-  // values; y must equal the reference's, sentinels included.
+  // layouts (Tiled both 32 and 6 columns wide), every output type, per-row zero points,
+  // narrowed ranges, wide columns and extreme values; y must equal the reference's, sentinels
+  // included.
   if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
-  for (int trial = 0; trial < 150; ++trial) {
+  for (int trial = 0; trial < 200; ++trial) {
     // Every 25th k is longer than the kernel's blocks of k (2048 quads), so that tiles add to sums
     // they spilled; every 10th is up to 3000.
     const bool long_k = trial % 25 == 5;
@@ -395,10 +424,11 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
 
     const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), m, k, k, QWeightLayout::RowsInLanes);
     ASSERT_EQ(w.layout, QWeightLayout::RowsInLanes);
-    QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n);  // Tiled
-    const int layout = trial % 3;
+    const int layout = (trial / 3) % 4;  // Tiled 32 wide, Strided, Indirect, Tiled 6 wide
+    QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n,
+                                                  layout == 3 ? qgemm_tile_columns_for(w) : QPackedActivations::kTileColumns);
     std::vector<uint8_t> buffer;
-    if (layout > 0) {  // Strided, or the same bytes read through an offset table (Indirect)
+    if (layout == 1 || layout == 2) {  // Strided, or the same bytes read through an offset table (Indirect)
       qgemm_activations_reset_strided(QIsa::Avx512Vnni, k, n, x);
       for (int64_t r = 0; r < (k + 3) / 4 * 4; ++r)
         for (int64_t c = 0; c < n; ++c) x.data[static_cast<size_t>((r / 4) * n * 4 + c * 4 + r % 4)] = r < k ? p.x[static_cast<size_t>(r * n + c)] : 0;
