@@ -9,8 +9,9 @@
 // 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad computes the same product with
 // weights as rows (m = N) and activations as columns (n = M). Both sides pack the weights once,
 // outside the timing. oneDNN reads its activations as they are, row-major; Dyad's are in its
-// Tiled [N/W][K/4][W][4] layout, W = 32 for the 8x32 kernel and 6 for the 64x6 one (what its
-// im2col packing writes for each), and "+pack" adds repacking
+// Tiled [N/W][K/4][W][4] layout, W = 32 for the 8x32 kernel and 6 for the 64x6 one unless N
+// leaves one or two columns over (what its im2col packing writes for each), and "+pack" adds
+// repacking
 // them from row-major on every call, the threads sharing it. Output: int32, and uint8
 // requantized per channel (oneDNN output scales; Dyad dyadic multipliers).
 #include <omp.h>
@@ -159,7 +160,7 @@ int main(int argc, char** argv) {
       for (bool requant : {false, true}) {
         const QOutput out = requant ? QOutput::UInt8 : QOutput::Int32;
         const QOutputStage stage{mult.data(), 0, 0, 255};
-        QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m, qgemm_tile_columns_for(pw));
+        QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m, qgemm_tile_columns_for(pw, s.m));
         auto compute = [&] {
           // Threads share 32-column tiles or weight panels, as the executor splits a product.
           const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
         };
         // The threads share the packing by groups of four rows, as the executor's do.
         auto pack_and_compute = [&] {
-          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px, qgemm_tile_columns_for(pw));
+          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px, qgemm_tile_columns_for(pw, s.m));
           const int64_t quads = (s.k + 3) / 4;
           on_threads(threads, [&](int t) {
             qgemm_pack_activation_rows(px, 4 * (quads * t / threads), 4 * (quads * (t + 1) / threads),

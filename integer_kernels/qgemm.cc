@@ -170,8 +170,10 @@ bool qgemm_split_by_rows(int64_t rows, int64_t columns, int64_t row_panel, int t
 
 int64_t qgemm_row_panel(const QPackedWeights& w) { return w.layout == QWeightLayout::RowsInLanes ? kLaneRows : kQgemmRowAlign; }
 
-int64_t qgemm_tile_columns_for(const QPackedWeights& w) {
-  return w.layout == QWeightLayout::RowsInLanes ? QPackedActivations::kNarrowTileColumns : QPackedActivations::kTileColumns;
+int64_t qgemm_tile_columns_for(const QPackedWeights& w, int64_t n) {
+  constexpr int64_t kNarrow = QPackedActivations::kNarrowTileColumns;
+  const bool narrow = w.layout == QWeightLayout::RowsInLanes && (n % kNarrow == 0 || n % kNarrow >= 3);
+  return narrow ? kNarrow : QPackedActivations::kTileColumns;
 }
 
 QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t k, int64_t ldw, QWeightLayout layout) {

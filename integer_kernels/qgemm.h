@@ -58,14 +58,16 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
 // The VNNI layouts (AVX-512, AVX2) group k by four: in quad q, each column c holds the four bytes
 // X[4q..4q+3][c] side by side. Where a quad's columns lie, at(q, c):
 //  - Tiled (what qgemm_pack_* make): columns in chunks of W, [ceil(N/W)][K/4][W][4], W the
-//    tile_columns of the weights' kernel (qgemm_tile_columns_for): 32 for ColumnsInLanes, 6 for
-//    RowsInLanes. A register tile's k steps follow one another in memory, so the GEMM streams
+//    tile_columns the weights' kernel reads best (qgemm_tile_columns_for): 32 for ColumnsInLanes,
+//    6 (mostly) for RowsInLanes. A register tile's k steps follow one another in memory, so the GEMM streams
 //    them in order and needs no copy of its own (a quad's columns N * 4 bytes apart cost a copy
 //    per product: a sixth of a ResNet stage's time). Columns past N in the last chunk are zero.
 //    The 64x6 kernel also reads 32-wide chunks, six columns of every 128 bytes; on its own
 //    width ResNet's res4 product ran 1.5-3.4% faster (both packings alternated in one
-//    qgemm_vs_onednn run; res5 within 1% either way): each tile then reads 24 bytes per k step,
-//    in order, instead of a new line every step.
+//    qgemm_vs_onednn run): each tile then reads 24 bytes per k step, in order, instead of a new
+//    line every step. Not when N leaves a last chunk of one or two columns: ResNet's res5 (49 =
+//    8 x 6 + 1) ran 1-2% slower so, its one-column tile loading four weight vectors for every
+//    four products.
 //  - Strided: quad q's N columns consecutive, at data + q * N * 4 (a 1x1 convolution's
 //    interleaved planes, written whole rows at a time).
 //  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
@@ -87,8 +89,9 @@ struct QPackedActivations {
   const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * quad_pitch : base + quad_offsets[static_cast<size_t>(q)]; }
   const uint8_t* at(int64_t q, int64_t col) const { return quad(q) + (col / tile_columns) * tile_stride + (col % tile_columns) * 4; }
 };
-// The Tiled chunk width the kernel of w reads best (kTileColumns or kNarrowTileColumns).
-int64_t qgemm_tile_columns_for(const QPackedWeights& w);
+// The Tiled chunk width the kernel of w reads best in a product of n columns (kTileColumns or
+// kNarrowTileColumns).
+int64_t qgemm_tile_columns_for(const QPackedWeights& w, int64_t n);
 QPackedActivations qgemm_pack_activations(QIsa isa, const uint8_t* x, int64_t k, int64_t n, int64_t ldx,
                                           int64_t tile_columns = QPackedActivations::kTileColumns);
 // Packing row by row, for callers that make X's rows on the fly (a convolution's im2col) or

@@ -339,17 +339,19 @@ TEST(Qgemm, TransposedPackingEqualsPackingTheTranspose) {
 
 TEST(Qgemm, NarrowTilesAreForRowsInLanesOnly) {
   // Activations Tiled six columns wide (the 64x6 kernel's) given to the 8x32 kernel: an error,
-  // not a product read through the wrong addressing.
+  // not a product read through the wrong addressing. And the width each kernel is packed for.
   if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(6);
   const Problem p = random_problem(rng, 16, 40, 20, 3, false);
   const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), p.m, p.k, p.k);
   const QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), p.k, p.n, p.n, QPackedActivations::kNarrowTileColumns);
-  EXPECT_EQ(qgemm_tile_columns_for(w), QPackedActivations::kTileColumns);
+  for (int64_t n : {1, 6, 48, 49, 196}) EXPECT_EQ(qgemm_tile_columns_for(w, n), QPackedActivations::kTileColumns) << n;
   std::vector<int32_t> y(static_cast<size_t>(p.m * p.n));
   EXPECT_THROW(qgemm(w, x, p.x_zp, p.bias.data(), 0, p.n, QOutput::Int32, {}, y.data(), p.n), Error);
   const QPackedWeights lanes = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), p.m, p.k, p.k, QWeightLayout::RowsInLanes);
-  EXPECT_EQ(qgemm_tile_columns_for(lanes), QPackedActivations::kNarrowTileColumns);
+  // Six wide unless the last chunk would hold one or two columns (ResNet's res5: 49 = 8 x 6 + 1).
+  for (int64_t n : {3, 6, 48, 51, 196}) EXPECT_EQ(qgemm_tile_columns_for(lanes, n), QPackedActivations::kNarrowTileColumns) << n;
+  for (int64_t n : {1, 2, 8, 49, 50}) EXPECT_EQ(qgemm_tile_columns_for(lanes, n), QPackedActivations::kTileColumns) << n;
 }
 
 TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
@@ -426,7 +428,7 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
     ASSERT_EQ(w.layout, QWeightLayout::RowsInLanes);
     const int layout = (trial / 3) % 4;  // Tiled 32 wide, Strided, Indirect, Tiled 6 wide
     QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n,
-                                                  layout == 3 ? qgemm_tile_columns_for(w) : QPackedActivations::kTileColumns);
+                                                  layout == 3 ? QPackedActivations::kNarrowTileColumns : QPackedActivations::kTileColumns);
     std::vector<uint8_t> buffer;
     if (layout == 1 || layout == 2) {  // Strided, or the same bytes read through an offset table (Indirect)
       qgemm_activations_reset_strided(QIsa::Avx512Vnni, k, n, x);

@@ -273,7 +273,7 @@ Tensor integer_conv_kernels(const KernelContext& c, const WindowGeometry& g, con
   const bool one_by_one = g.in.size() == 2 && g.kernel_size() == 1;
   auto reset = [&](QPackedActivations& acts) {
     if (one_by_one) qgemm_activations_reset_strided(isa, K, out_size, acts);
-    else qgemm_activations_reset(isa, K, out_size, acts, qgemm_tile_columns_for(packed[0]));  // the width its kernel reads best
+    else qgemm_activations_reset(isa, K, out_size, acts, qgemm_tile_columns_for(packed[0], out_size));  // the width its kernel reads best
   };
   auto pack_quads = [&](int64_t item, QPackedActivations& acts, int64_t q_begin, int64_t q_end) {
     if (!one_by_one) return qgemm_pack_activation_rows(acts, 4 * q_begin, 4 * q_end, rows_of(item));
