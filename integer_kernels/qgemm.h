@@ -58,16 +58,16 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
 // The VNNI layouts (AVX-512, AVX2) group k by four: in quad q, each column c holds the four bytes
 // X[4q..4q+3][c] side by side. Where a quad's columns lie, at(q, c):
 //  - Tiled (what qgemm_pack_* make): columns in chunks of W, [ceil(N/W)][K/4][W][4], W the
-//    tile_columns the weights' kernel reads best (qgemm_tile_columns_for): 32 for ColumnsInLanes,
-//    6 (mostly) for RowsInLanes. A register tile's k steps follow one another in memory, so the GEMM streams
-//    them in order and needs no copy of its own (a quad's columns N * 4 bytes apart cost a copy
-//    per product: a sixth of a ResNet stage's time). Columns past N in the last chunk are zero.
-//    The 64x6 kernel also reads 32-wide chunks, six columns of every 128 bytes; on its own
-//    width ResNet's res4 product ran 1.5-3.4% faster (both packings alternated in one
-//    qgemm_vs_onednn run): each tile then reads 24 bytes per k step, in order, instead of a new
-//    line every step. Not when N leaves a last chunk of one or two columns: ResNet's res5 (49 =
-//    8 x 6 + 1) ran 1-2% slower so, its one-column tile loading four weight vectors for every
-//    four products.
+//    tile_columns the weights' kernel reads best (qgemm_tile_columns_for): 32 for
+//    ColumnsInLanes, 6 (mostly) for RowsInLanes. A register tile's k steps follow one another in
+//    memory, so the GEMM streams them in order and needs no copy of its own (a quad's columns
+//    N * 4 bytes apart cost a copy per product: a sixth of a ResNet stage's time). Columns past
+//    N in the last chunk are zero. The 64x6 kernel also reads 32-wide chunks, six columns of
+//    every 128 bytes; on its own width ResNet's res4 product ran 0.5-4.4% faster, median 2.4%
+//    (both packings alternated in qgemm_vs_onednn, 16 comparisons): each tile then reads 24
+//    bytes per k step, in order, instead of a new line every step. Not when N leaves a last
+//    chunk of one or two columns: ResNet's res5 (49 = 8 x 6 + 1) ran 1-2% slower so, its
+//    one-column tile loading four weight vectors for every four products.
 //  - Strided: quad q's N columns consecutive, at data + q * N * 4 (a 1x1 convolution's
 //    interleaved planes, written whole rows at a time).
 //  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
