@@ -66,8 +66,9 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
 //    every 128 bytes; on its own width ResNet's res4 product ran 0.5-4.4% faster, median 2.4%
 //    (both packings alternated in qgemm_vs_onednn, 16 comparisons): each tile then reads 24
 //    bytes per k step, in order, instead of a new line every step. Not when N leaves a last
-//    chunk of one or two columns: ResNet's res5 (49 = 8 x 6 + 1) ran 1-2% slower so, its
-//    one-column tile loading four weight vectors for every four products.
+//    chunk of one or two columns: ResNet's res5 (49 = 8 x 6 + 1) ran about 1% slower so (median
+//    of 16 comparisons, 0.95-1.04x), its one-column tile loading four weight vectors for every
+//    four products.
 //  - Strided: quad q's N columns consecutive, at data + q * N * 4 (a 1x1 convolution's
 //    interleaved planes, written whole rows at a time).
 //  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
