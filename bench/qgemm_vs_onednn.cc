@@ -5,15 +5,19 @@
 //     --only: just the problems whose label contains TEXT; --kernel: force Dyad's kernel (weight
 //     layout) instead of the one its executor would pick.
 //
-// Problems are "M x N x K" in oneDNN's terms (M rows of u8 activations, N output channels):
-// 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad computes the same product with
-// weights as rows (m = N) and activations as columns (n = M). Both sides pack the weights once,
-// outside the timing. oneDNN reads its activations as they are, row-major; Dyad's are in its
-// Tiled [N/W][K/4][W][4] layout, W = 32 for the 8x32 kernel and 6 for the 64x6 one unless N
-// leaves one or two columns over (what its im2col packing writes for each), and "+pack" adds
-// repacking
-// them from row-major on every call, the threads sharing it. Output: int32, and uint8
-// requantized per channel (oneDNN output scales; Dyad dyadic multipliers).
+// Problems are "M x N x K" in oneDNN's terms (M rows of u8 activations A [M][K], N output
+// channels, C = A x B written [M][N]): 256^3, 1024^3 and ResNet-50 convolutions as GEMMs. Dyad
+// computes the same product with weights as rows (m = N) and activations as columns (n = M),
+// two ways:
+//  - nchw: Y = C^T, [N][M], channel-major as its convolutions write NCHW, from activations in
+//    its Tiled [M/W][K/4][W][4] layout (W = 32 for the 8x32 kernel, 6 for the 64x6 one unless
+//    M leaves one or two columns over), which its im2col writes as it goes: pre-packed.
+//  - same: oneDNN's layouts, as a MatMul node runs: C written [M][N] (QOutputStage::
+//    transposed), activations pre-packed from A, and "+pack" packing them from A on every call
+//    (the threads sharing it), where oneDNN reads A as it is.
+// Both sides pack the weights once, outside the timing. Output: int32, and uint8 requantized
+// per channel (oneDNN output scales; Dyad dyadic multipliers). "% peak": of the VNNI peak
+// measured here, per thread used.
 #include <omp.h>
 
 #include <algorithm>
@@ -123,8 +127,8 @@ int main(int argc, char** argv) {
   const Shape3 shapes[] = {{"256^3", 256, 256, 256},       {"1024^3", 1024, 1024, 1024},
                            {"res2 3x3 (3136x64x576)", 3136, 64, 576}, {"res3 3x3 (784x128x1152)", 784, 128, 1152},
                            {"res4 3x3 (196x256x2304)", 196, 256, 2304}, {"res5 3x3 (49x512x4608)", 49, 512, 4608}};
-  std::printf("%-26s %2s %5s %7s %10s %10s %10s %9s %9s %7s\n", "M x N x K", "T", "out", "kernel", "dyad GOPS", "+pack", "onednn",
-              "dyad/dnn", "+pack/dnn", "% peak");
+  std::printf("%-26s %2s %4s %8s %6s %8s %7s | %6s %8s %7s %9s\n", "M x N x K", "T", "out", "dnn GOPS", "nchw", "nchw/dnn", "% peak",
+              "same", "same/dnn", "% peak", "+pack/dnn");
   std::mt19937 rng(1);
   for (const Shape3& s : shapes) {
     if (std::string(s.label).find(only) == std::string::npos) continue;
@@ -139,12 +143,18 @@ int main(int argc, char** argv) {
       for (int64_t j = 0; j < s.n; ++j) w[static_cast<size_t>(j * s.k + k)] = b_kn[static_cast<size_t>(k * s.n + j)];
       for (int64_t i = 0; i < s.m; ++i) x[static_cast<size_t>(k * s.m + i)] = a[static_cast<size_t>(i * s.k + k)];
     }
-    // The weight layout Dyad's executor would pick for this product (rows in lanes for few columns).
-    const QWeightLayout layout = kernel == "64x6"   ? QWeightLayout::RowsInLanes
-                                 : kernel == "8x32" ? QWeightLayout::ColumnsInLanes
-                                                    : qgemm_layout_for(QIsa::Avx512Vnni, s.n, s.m, s.k);
-    const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k, layout);
-    const int64_t row_align = qgemm_row_panel(pw);
+    // Dyad's side, two ways (--kernel forces the weight layout of both):
+    //  - "same": oneDNN's layouts. Activations packed from A [M][K] (pre-packed; "+pack" packs
+    //    them on every call), C written [M][N] (QOutputStage::transposed), as a MatMul node runs.
+    //  - "nchw": Y [N][M], channel-major as Dyad's convolutions write NCHW, activations packed
+    //    from X [K][M] (its im2col rows).
+    auto layout_for = [&](bool transposed) {
+      return kernel == "64x6"   ? QWeightLayout::RowsInLanes
+             : kernel == "8x32" ? QWeightLayout::ColumnsInLanes
+                                : qgemm_layout_for(QIsa::Avx512Vnni, s.n, s.m, s.k, transposed);
+    };
+    const QPackedWeights pw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k, layout_for(true));
+    const QPackedWeights pw_nchw = qgemm_pack_weights(QIsa::Avx512Vnni, w.data(), s.n, s.k, s.k, layout_for(false));
     std::vector<int32_t> bias(static_cast<size_t>(s.n), 0);
     std::vector<DyadicMultiplier> mult(static_cast<size_t>(s.n), dyadic_from_real(0.001));
     // 64-byte aligned, as the executor's tensors are (lib/ir/tensor.h) and oneDNN's own dst is:
@@ -159,39 +169,47 @@ int main(int argc, char** argv) {
       omp_set_num_threads(threads);
       for (bool requant : {false, true}) {
         const QOutput out = requant ? QOutput::UInt8 : QOutput::Int32;
-        const QOutputStage stage{mult.data(), 0, 0, 255};
-        QPackedActivations px = qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m, qgemm_tile_columns_for(pw, s.m));
-        auto compute = [&] {
-          // Threads share 32-column tiles or weight panels, as the executor splits a product.
+        QOutputStage stage{mult.data(), 0, 0, 255};
+        stage.transposed = true;
+        const QOutputStage stage_nchw{mult.data(), 0, 0, 255};
+        // Threads share 32-column tiles or weight panels, as the executor splits a product.
+        auto compute_with = [&](const QPackedWeights& weights, const QPackedActivations& px, const QOutputStage& st, int64_t ldy) {
+          const int64_t row_align = qgemm_row_panel(weights);
           const int64_t tiles = (s.m + 31) / 32, row_panels = (s.n + row_align - 1) / row_align;
           const bool by_rows = qgemm_split_by_rows(s.n, s.m, row_align, threads);
           on_threads(threads, [&](int t) {
             if (by_rows) {
               const int64_t p0 = row_panels * t / threads, p1 = row_panels * (t + 1) / threads;
-              qgemm_rows(pw, px, 0, bias.data(), p0 * row_align, std::min(p1 * row_align, s.n), 0, s.m, out, stage,
-                         y32.get(), s.m);
+              qgemm_rows(weights, px, 0, bias.data(), p0 * row_align, std::min(p1 * row_align, s.n), 0, s.m, out, st, y32.get(), ldy);
             } else {
               const int64_t p0 = tiles * t / threads, p1 = tiles * (t + 1) / threads;
-              qgemm(pw, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, stage, y32.get(), s.m);
+              qgemm(weights, px, 0, bias.data(), p0 * 32, std::min(p1 * 32, s.m), out, st, y32.get(), ldy);
             }
           });
         };
-        // The threads share the packing by groups of four rows, as the executor's do.
+        const int64_t width = qgemm_tile_columns_for(pw, s.m);
+        QPackedActivations px = qgemm_pack_activations_transposed(QIsa::Avx512Vnni, a.data(), s.k, s.m, s.k, width);
+        const QPackedActivations px_nchw =
+            qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m, qgemm_tile_columns_for(pw_nchw, s.m));
+        auto compute = [&] { compute_with(pw, px, stage, s.n); };
+        // The threads share the packing by columns (rows of A), as a MatMul's would.
         auto pack_and_compute = [&] {
-          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px, qgemm_tile_columns_for(pw, s.m));
-          const int64_t quads = (s.k + 3) / 4;
+          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px, width);
+          const int64_t chunks = (s.m + width - 1) / width;
           on_threads(threads, [&](int t) {
-            qgemm_pack_activation_rows(px, 4 * (quads * t / threads), 4 * (quads * (t + 1) / threads),
-                                       [&](int64_t r, uint8_t*) { return x.data() + r * s.m; });
+            qgemm_pack_activation_columns(px, chunks * t / threads * width, std::min(s.m, chunks * (t + 1) / threads * width), a.data(), s.k);
           });
           compute();
         };
+        auto compute_nchw = [&] { compute_with(pw_nchw, px_nchw, stage_nchw, s.m); };
         OneDnn dnn(s, a, b_kn, requant);
-        const std::vector<double> ms = median_ms_interleaved(repeats, {compute, pack_and_compute, [&] { dnn.run(); }});
-        const double dyad_ms = ms[0], pack_ms = ms[1], dnn_ms = ms[2];
-        const double g = ops / dyad_ms / 1e6, gp = ops / pack_ms / 1e6, gd = ops / dnn_ms / 1e6;
-        std::printf("%-26s %2d %5s %7s %10.0f %10.0f %10.0f %8.2fx %8.2fx %6.0f%%\n", s.label, threads, requant ? "u8" : "s32",
-                    layout == QWeightLayout::RowsInLanes ? "64x6" : "8x32", g, gp, gd, g / gd, gp / gd, 100.0 * g / (peak1 * threads));
+        const std::vector<double> ms = median_ms_interleaved(repeats, {compute, pack_and_compute, [&] { dnn.run(); }, compute_nchw});
+        const double same_ms = ms[0], pack_ms = ms[1], dnn_ms = ms[2], nchw_ms = ms[3];
+        const double peak_ms = ops / (peak1 * threads * 1e6);  // at the measured peak
+        auto name = [](const QPackedWeights& weights) { return weights.layout == QWeightLayout::RowsInLanes ? "64x6" : "8x32"; };
+        std::printf("%-26s %2d %4s %8.0f %6s %7.2fx %6.0f%% | %6s %7.2fx %6.0f%% %8.2fx\n", s.label, threads, requant ? "u8" : "s32",
+                    ops / dnn_ms / 1e6, name(pw_nchw), dnn_ms / nchw_ms, 100.0 * peak_ms / nchw_ms, name(pw), dnn_ms / same_ms,
+                    100.0 * peak_ms / same_ms, dnn_ms / pack_ms);
         std::fflush(stdout);
       }
     }

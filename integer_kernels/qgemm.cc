@@ -141,7 +141,7 @@ QIsa qgemm_isa_best() {
 int64_t qgemm_calls(QIsa isa) { return g_calls[static_cast<int>(isa)].load(); }
 int64_t qgemm_rows_in_lanes_calls() { return g_rows_in_lanes_calls.load(); }
 
-QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k) {
+QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k, bool transposed_output) {
   if (isa != QIsa::Avx512Vnni || m <= 0 || n <= 0) return QWeightLayout::ColumnsInLanes;
   // Cycles per output, roughly: k / 128 for the products (two 64-product vpdpbusd per cycle)
   // over the fraction of lanes doing useful work (columns in 32-column tiles, or rows in 64-row
@@ -153,7 +153,10 @@ QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k) {
   const double products = static_cast<double>(k) / 128.0;
   const double columns_filled = static_cast<double>(n) / static_cast<double>(round_up(n, 32));
   const double rows_filled = static_cast<double>(m) / static_cast<double>(round_up(m, 64));
-  const double columns_cost = products / columns_filled + 0.3, rows_cost = products / rows_filled + 1.0;
+  // Storing Y transposed swaps the epilogues' costs: RowsInLanes stores its column vectors as
+  // they are, ColumnsInLanes copies its rows across.
+  const double columns_cost = products / columns_filled + (transposed_output ? 1.0 : 0.3);
+  const double rows_cost = products / rows_filled + (transposed_output ? 0.3 : 1.0);
   return rows_cost < columns_cost ? QWeightLayout::RowsInLanes : QWeightLayout::ColumnsInLanes;
 }
 
@@ -281,28 +284,73 @@ QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, co
   return p;
 }
 
-QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx, int64_t tile_columns) {
-  QPackedActivations p;
-  qgemm_activations_reset(isa, k, n, p, tile_columns);
-  if (isa == QIsa::Reference) {
-    for (int64_t c = 0; c < n; ++c)
+void qgemm_pack_activation_columns(QPackedActivations& p, int64_t col_begin, int64_t col_end, const uint8_t* xt, int64_t ldx) {
+  DYAD_CHECK(p.layout == QActivationLayout::Tiled && col_begin >= 0 && col_begin <= col_end && col_end <= p.n);
+  const int64_t k = p.k, n = p.n;
+  if (p.isa == QIsa::Reference) {
+    for (int64_t c = col_begin; c < col_end; ++c)
       for (int64_t r = 0; r < k; ++r) p.data[static_cast<size_t>(r * n + c)] = xt[c * ldx + r];
-    return p;
+    return;
   }
   // A column's four k are adjacent in its row of xt, so whole groups copy at once; a partial
   // last group leaves the zeros of a padded k row.
-  const int64_t k4 = round_up(k, 4) / 4;
-  for (int64_t c = 0; c < n; ++c) {
+  // (Fixed-size copies for the whole groups: one 4-byte move each, where a copy of variable size
+  // was a call per group and made packing take as long as the product it feeds.)
+  const int64_t whole = k / 4, quad_pitch = p.quad_pitch;
+  for (int64_t c = col_begin; c < col_end; ++c) {
     const uint8_t* src = xt + c * ldx;
-    for (int64_t q = 0; q < k4; ++q) {
-      uint8_t* dst = p.data.data() + q * p.quad_pitch + quad_column_at(c, p.tile_stride, p.tile_columns);
-      const int64_t bytes = std::min<int64_t>(4, k - q * 4);
-      std::memcpy(dst, src + q * 4, static_cast<size_t>(bytes));
-      if (bytes < 4) std::memset(dst + bytes, 0, static_cast<size_t>(4 - bytes));
+    uint8_t* dst = p.data.data() + quad_column_at(c, p.tile_stride, p.tile_columns);
+    for (int64_t q = 0; q < whole; ++q) std::memcpy(dst + q * quad_pitch, src + q * 4, 4);
+    if (const int64_t bytes = k - whole * 4; bytes > 0) {
+      uint8_t last[4] = {0, 0, 0, 0};
+      std::memcpy(last, src + whole * 4, static_cast<size_t>(bytes));
+      std::memcpy(dst + whole * quad_pitch, last, 4);
     }
   }
+}
+
+QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx, int64_t tile_columns) {
+  QPackedActivations p;
+  qgemm_activations_reset(isa, k, n, p, tile_columns);
+  qgemm_pack_activation_columns(p, 0, n, xt, ldx);
   return p;
 }
+
+namespace {
+
+// The 8x32 kernel stores rows of 32 columns only; for a transposed output it computes blocks of
+// columns into a buffer of rows, which are then copied across to Y's columns. Each block starts
+// on a 32-column chunk, so the kernel reads it through quad pointers moved to that chunk, as a
+// product of its own.
+void qgemm_8x32_transposed(const QPackedWeights& w, const QActivationAddressing& acts, int32_t x_zero_point, const int32_t* bias,
+                           int64_t m_begin, int64_t m_end, int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage,
+                           void* y, int64_t ldy) {
+  constexpr int64_t kBlockColumns = 2 * kChunk;
+  const int64_t k4 = round_up(w.k, 4) / 4, bytes = output == QOutput::Int32 ? 4 : 1;
+  thread_local std::vector<const uint8_t*> moved;
+  thread_local std::vector<uint8_t> rows;
+  moved.resize(static_cast<size_t>(k4));
+  rows.resize(static_cast<size_t>(m_end * kBlockColumns * bytes));
+  QOutputStage as_rows = stage;
+  as_rows.transposed = false;
+  as_rows.column_pitch = as_rows.kept_columns = 0;
+  for (int64_t block = n_begin / kChunk * kChunk; block < n_end; block += kBlockColumns) {
+    for (int64_t q = 0; q < k4; ++q) moved[static_cast<size_t>(q)] = acts.quads[q] + acts.chunk_offset(block);
+    const QActivationAddressing block_acts{moved.data(), acts.tile_stride, acts.tile_columns};
+    const int64_t first = std::max(n_begin, block) - block, last = std::min(n_end, block + kBlockColumns) - block;
+    qu8_qs8_gemm_8x32c4__avx512vnni(w, block_acts, x_zero_point, bias, m_begin, m_end, first, last, output, as_rows, rows.data(),
+                                    kBlockColumns);
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t col = stage.column_of(block + c);
+      if (col < 0) continue;
+      uint8_t* dst = static_cast<uint8_t*>(y) + (col * ldy + m_begin) * bytes;
+      const uint8_t* src = rows.data() + (m_begin * kBlockColumns + c) * bytes;
+      for (int64_t r = m_begin; r < m_end; ++r, dst += bytes, src += kBlockColumns * bytes) std::memcpy(dst, src, static_cast<size_t>(bytes));
+    }
+  }
+}
+
+}  // namespace
 
 void qgemm(const QPackedWeights& w, const QPackedActivations& x, int32_t x_zero_point, const int32_t* bias,
            int64_t n_begin, int64_t n_end, QOutput output, const QOutputStage& stage, void* y, int64_t ldy) {
@@ -332,8 +380,10 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   if (w.layout == QWeightLayout::RowsInLanes) {
     g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
     qu8_qs8_gemm_64x6c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
-  } else if (w.isa == QIsa::Avx512Vnni)
-    qu8_qs8_gemm_8x32c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+  } else if (w.isa == QIsa::Avx512Vnni) {
+    if (stage.transposed) qgemm_8x32_transposed(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+    else qu8_qs8_gemm_8x32c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+  }
   else
     qu8_qs8_gemm_4x8c4__avx2(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
 }

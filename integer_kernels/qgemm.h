@@ -41,7 +41,9 @@ enum class QWeightLayout { ColumnsInLanes, RowsInLanes };
 // The layout expected to run an m x n x k product faster (ColumnsInLanes wherever the ISA has
 // no other): the one wasting fewer lanes, unless k is too short to pay for RowsInLanes's
 // transposing stores.
-QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k);
+// transposed_output: the product stores Y transposed (QOutputStage::transposed), which
+// RowsInLanes does from its registers and ColumnsInLanes through a copy.
+QWeightLayout qgemm_layout_for(QIsa isa, int64_t m, int64_t n, int64_t k, bool transposed_output = false);
 
 // Weights packed for one variant; pack once per layer.
 struct QPackedWeights {
@@ -125,6 +127,9 @@ QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, co
 // A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx,
                                                      int64_t tile_columns = QPackedActivations::kTileColumns);
+// Its columns [col_begin, col_end) only, into a Tiled layout made by qgemm_activations_reset:
+// threads may share a product's columns, split at multiples of its tile_columns.
+void qgemm_pack_activation_columns(QPackedActivations& p, int64_t col_begin, int64_t col_end, const uint8_t* xt, int64_t ldx);
 
 enum class QOutput { UInt8, Int8, Int32 };
 
@@ -138,11 +143,22 @@ struct QOutputStage {
   // kept_columns of each such row are written, at (j / column_pitch) * kept_columns +
   // j % column_pitch. 0: column j is written at j.
   int64_t column_pitch = 0, kept_columns = 0;
+  // Y stored transposed, [N][M]: element (row, column j) at column_of(j) * ldy + row. What a
+  // MatMul's output is (its product runs as Y^T = B^T x A^T), and the layout oneDNN's matmul
+  // writes. The RowsInLanes kernel stores its column vectors so directly; the others compute
+  // blocks of rows and copy them across.
+  bool transposed = false;
   // Where column j lands, or -1 for a dropped one.
   int64_t column_of(int64_t j) const {
     if (column_pitch == 0) return j;
     const int64_t r = j / column_pitch, c = j % column_pitch;
     return c < kept_columns ? r * kept_columns + c : -1;
+  }
+  // Y's element index of (row, column j), or -1 for a dropped column.
+  int64_t index_of(int64_t row, int64_t j, int64_t ldy) const {
+    const int64_t col = column_of(j);
+    if (col < 0) return -1;
+    return transposed ? col * ldy + row : row * ldy + col;
   }
 };
 

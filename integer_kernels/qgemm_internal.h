@@ -30,15 +30,15 @@ struct OutputStage {
   // Writes one finished accumulator (offset included) as the output type: the int32 itself, or
   // dyadic_requantize to uint8 / int8.
   void write(int64_t row, int64_t col, int32_t acc) const {
-    col = stage.column_of(col);
-    if (col < 0) return;
+    const int64_t at = stage.index_of(row, col, ldy);
+    if (at < 0) return;
     if (output == QOutput::Int32) {
-      static_cast<int32_t*>(y)[row * ldy + col] = acc;
+      static_cast<int32_t*>(y)[at] = acc;
       return;
     }
     const int32_t q = dyadic_requantize(acc, stage.multipliers[row], stage.zero_point_of(row), stage.qmin, stage.qmax);
-    if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[row * ldy + col] = static_cast<uint8_t>(q);
-    else static_cast<int8_t*>(y)[row * ldy + col] = static_cast<int8_t>(q);
+    if (output == QOutput::UInt8) static_cast<uint8_t*>(y)[at] = static_cast<uint8_t>(q);
+    else static_cast<int8_t*>(y)[at] = static_cast<int8_t>(q);
   }
 };
 

@@ -16,6 +16,10 @@
 // scatter per vector) had cost about 6% of the time. That epilogue still costs 2.8-5% of
 // ResNet's res4 product (in-process A/B with it left out; the transpose 1-1.4% of it), most of
 // it in instructions: with every row stored to one line instead, 0.4-0.8% less.
+//
+// A transposed output (QOutputStage::transposed, a MatMul's and oneDNN's layout) needs none of
+// that: each column's 64 sums are 64 consecutive elements of Y, finished in their lanes with
+// per-lane constants and stored as they are.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -240,6 +244,55 @@ void column_groups(const QActivationAddressing& x, int64_t n_begin, int64_t n_en
   }
 }
 
+// A panel's output stage for a transposed output (QOutputStage::transposed), where each column
+// of its sums is a run of Y and is finished in the lanes it was computed in: per-lane offsets,
+// requantizers and masks for the panel's four vectors of sixteen rows.
+struct TransposedPanel {
+  int64_t row0;  // the panel's first row
+  __m512i offset[4];
+  __mmask16 stored[4];  // the rows this call stores
+  LaneRequantizers requantizer[4];
+};
+
+void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first, int64_t last, TransposedPanel& p) {
+  p.row0 = panel0;
+  alignas(64) int32_t offsets[kLaneRows] = {};
+  Requantizer requantizers[kLaneRows];
+  const QOutputStage& stage = out.stage;
+  for (int64_t r = panel0; r < last; ++r) {  // rows before `first` too: their lanes are computed, not stored
+    offsets[r - panel0] = static_cast<int32_t>(out.offset(r));
+    if (out.output != QOutput::Int32)
+      requantizers[r - panel0] = make_requantizer(stage.multipliers[r], stage.zero_point_of(r), stage.qmin, stage.qmax);
+  }
+  for (int g = 0; g < 4; ++g) {
+    p.offset[g] = _mm512_load_si512(offsets + 16 * g);
+    p.stored[g] = static_cast<__mmask16>(lane_mask(last - panel0 - 16 * g) & ~lane_mask(first - panel0 - 16 * g));
+    const int used = static_cast<int>(std::clamp<int64_t>(last - panel0 - 16 * g, 0, 16));
+    if (out.output != QOutput::Int32) p.requantizer[g] = lane_requantizers(requantizers + 16 * g, used);
+  }
+}
+
+// Stores column j's sums (the panel's 64 rows) as Y's column column_of(j).
+void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPanel& p, const OutputStage& out) {
+  const int64_t col = out.stage.column_of(j);
+  if (col < 0) return;
+  const int64_t start = col * out.ldy + p.row0;
+  for (int g = 0; g < 4; ++g) {
+    if (p.stored[g] == 0) continue;
+    const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + 16 * g), p.offset[g]);
+    if (out.output == QOutput::Int32) {
+      _mm512_mask_storeu_epi32(element_at(out.y, start + 16 * g, 4), p.stored[g], sum);
+    } else if (p.requantizer[g].folded) {  // uint8 and int8 store the same low bytes
+      _mm_mask_storeu_epi8(element_at(out.y, start + 16 * g, 1), p.stored[g], low_bytes16(requantize16_lanes(sum, p.requantizer[g])));
+    } else {  // a row whose multiplier the folded form cannot take: dyadic.h itself
+      alignas(64) int32_t acc[16];
+      _mm512_store_si512(acc, sum);
+      for (int i = 0; i < 16; ++i)
+        if (p.stored[g] >> i & 1) out.write(p.row0 + 16 * g + i, j, acc[i]);
+    }
+  }
+}
+
 }  // namespace
 
 void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationAddressing& x, int32_t x_zero_point,
@@ -265,10 +318,12 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
   for (int64_t panel0 = m_begin / kLaneRows * kLaneRows; panel0 < m_end; panel0 += kLaneRows) {
     const int64_t last = std::min({m_end, panel0 + kLaneRows, w.m});
     int row_group_count = 0;
-    for (int64_t r = std::max(m_begin, panel0); r < last; r = (r / kVnniRows + 1) * kVnniRows) {
+    for (int64_t r = std::max(m_begin, panel0); r < last && !stage.transposed; r = (r / kVnniRows + 1) * kVnniRows) {
       const int64_t count = std::min(last, (r / kVnniRows + 1) * kVnniRows) - r;
       row_groups[row_group_count++] = RowGroup{r, count, panel_stage(out, r, count)};
     }
+    TransposedPanel transposed;
+    if (stage.transposed) fill_transposed_panel(out, panel0, std::max(m_begin, panel0), last, transposed);
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
     for (const ColumnGroup& g : groups) {
       for (int64_t kb = 0; kb < k4; kb += kBlockQuads) {
@@ -283,6 +338,12 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
           else
             (kb == 0 ? accumulate<true, false> : accumulate<false, false>)(block, steps, x.quads + kb, tile.offset, step, width, sums);
         }
+      }
+      if (stage.transposed) {
+        for (int t = 0; t < g.tiles; ++t)
+          for (int64_t c = g.tile[t].column; c < g.tile[t].column + g.tile[t].width; ++c)
+            finish_transposed_column(columns[c], g.col_base + c, transposed, out);
+        continue;
       }
       transpose_chunk(columns, rows);
       const TileRuns* runs = stage.column_pitch != 0 ? &g.runs : nullptr;

@@ -113,6 +113,54 @@ __attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const Re
 
 __attribute__((always_inline)) inline __m512i requantize16(__m512i acc, const Requantizer& r) { return requantize16(acc, vectors_of(r)); }
 
+// Sixteen rows' requantizers side by side, row i's in lane i: what a column of the RowsInLanes
+// kernel's sums needs when it is stored as it is (QOutputStage::transposed). Only for rows that
+// are all kFolded (`folded`); otherwise the caller finishes the lanes one by one. The 64-bit
+// constants go by 64-bit lane: *_even holds row 2j's in lane j, *_odd row 2j + 1's.
+struct LaneRequantizers {
+  __m512i m_even, m_odd, round_even, round_odd, shift_even, shift_odd, lo, hi;
+  bool folded;
+};
+
+// Rows past `count` get constants that make 0 (their lanes are not stored).
+inline LaneRequantizers lane_requantizers(const Requantizer* r, int count) {
+  alignas(64) int64_t m[16], round[16], shift[16];
+  alignas(64) int32_t lo[16], hi[16];
+  LaneRequantizers v;
+  v.folded = true;
+  for (int i = 0; i < 16; ++i) {
+    const bool used = i < count;
+    v.folded = v.folded && (!used || r[i].kind == Requantizer::kFolded);
+    m[i] = used ? r[i].m : 0;
+    round[i] = used ? r[i].round : 0;
+    shift[i] = used ? (i % 2 == 0 ? r[i].shift : r[i].odd_shift) : 0;
+    lo[i] = used ? r[i].lo : 0;
+    hi[i] = used ? r[i].hi : 0;
+  }
+  const __m512i even_index = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), odd_index = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  auto pick = [](const int64_t* a, __m512i index) {
+    return _mm512_permutex2var_epi64(_mm512_load_si512(a), index, _mm512_load_si512(a + 8));
+  };
+  v.m_even = pick(m, even_index);
+  v.m_odd = pick(m, odd_index);
+  v.round_even = pick(round, even_index);
+  v.round_odd = pick(round, odd_index);
+  v.shift_even = pick(shift, even_index);
+  v.shift_odd = pick(shift, odd_index);
+  v.lo = _mm512_load_si512(lo);
+  v.hi = _mm512_load_si512(hi);
+  return v;
+}
+
+// requantize16's kFolded form with a requantizer per lane (variable shifts).
+__attribute__((always_inline)) inline __m512i requantize16_lanes(__m512i acc, const LaneRequantizers& r) {
+  const __m512i even_product = _mm512_mul_epi32(acc, r.m_even), odd_product = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), r.m_odd);
+  const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(even_product, r.round_even), r.shift_even);
+  const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(odd_product, r.round_odd), r.shift_odd);
+  const __m512i joined = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+  return _mm512_min_epi32(_mm512_max_epi32(joined, r.lo), r.hi);
+}
+
 // The low byte of each int32 lane, narrowed in a register (vpmovdb). The empty asm keeps it
 // there: GCC otherwise folds the narrow into a following masked store, and vpmovdb to memory is
 // slow on Zen 4.

@@ -447,6 +447,74 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
   }
 }
 
+TEST(Qgemm, TransposedOutputIsTheRowOutputTransposed) {
+  // Y stored transposed ([N][M], QOutputStage::transposed) by every variant and weight layout,
+  // on random problems, row and column ranges, output types, per-row zero points, narrowed
+  // ranges, wide columns and extreme values. The expectation is the reference's row output,
+  // transposed here element by element (sentinels included: unwritten elements stay 0xA5).
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  struct Variant {
+    QIsa isa;
+    QWeightLayout layout;
+    int64_t tile_columns;
+  };
+  std::vector<Variant> variants{{QIsa::Reference, QWeightLayout::ColumnsInLanes, QPackedActivations::kTileColumns}};
+  if (qisa_supported(QIsa::Avx2)) variants.push_back({QIsa::Avx2, QWeightLayout::ColumnsInLanes, QPackedActivations::kTileColumns});
+  if (qisa_supported(QIsa::Avx512Vnni)) {
+    variants.push_back({QIsa::Avx512Vnni, QWeightLayout::ColumnsInLanes, QPackedActivations::kTileColumns});
+    variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, QPackedActivations::kTileColumns});
+    variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, QPackedActivations::kNarrowTileColumns});
+  }
+  for (int trial = 0; trial < 150; ++trial) {
+    const int64_t m = 1 + static_cast<int64_t>(rng() % 150);
+    const int64_t k = 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    int64_t n = 1 + static_cast<int64_t>(rng() % 140);
+    QOutputStage stage;
+    if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
+      stage.column_pitch = 1 + static_cast<int64_t>(rng() % 12);
+      stage.kept_columns = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(stage.column_pitch));
+      n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
+    }
+    const Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
+    const QOutput out = static_cast<QOutput>(trial % 3);
+    stage.multipliers = p.mult.data();
+    stage.zero_point = out == QOutput::Int8 ? -5 : 9;
+    stage.qmin = out == QOutput::Int8 ? -128 : 0;
+    stage.qmax = out == QOutput::Int8 ? 127 : 255;
+    if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -90 : 20;
+    std::vector<int32_t> row_zero_points;
+    if (trial % 3 == 1) {
+      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
+      stage.zero_points = row_zero_points.data();
+    }
+    const int64_t first = static_cast<int64_t>(rng() % static_cast<uint32_t>((m + 7) / 8)) * kQgemmRowAlign;
+    const int64_t last = first + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(m - first));
+    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n)), n_end = n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(n - n_begin));
+    const size_t elem = out == QOutput::Int32 ? 4 : 1;
+    const int64_t out_columns = stage.column_pitch ? stage.kept_columns * (n / stage.column_pitch) : n;
+    std::vector<uint8_t> rows(static_cast<size_t>(m * out_columns) * elem, 0xA5);
+    const QPackedWeights ref_w = qgemm_pack_weights(QIsa::Reference, p.w.data(), m, k, k);
+    const QPackedActivations ref_x = qgemm_pack_activations(QIsa::Reference, p.x.data(), k, n, n);
+    qgemm_rows(ref_w, ref_x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, stage, rows.data(), out_columns);
+    std::vector<uint8_t> expected(rows.size());
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < out_columns; ++c)
+        std::memcpy(expected.data() + (c * m + r) * elem, rows.data() + (r * out_columns + c) * elem, elem);
+    QOutputStage transposed = stage;
+    transposed.transposed = true;
+    for (const Variant& v : variants) {
+      const QPackedWeights w = qgemm_pack_weights(v.isa, p.w.data(), m, k, k, v.layout);
+      const QPackedActivations x = qgemm_pack_activations(v.isa, p.x.data(), k, n, n, v.tile_columns);
+      std::vector<uint8_t> got(expected.size(), 0xA5);
+      qgemm_rows(w, x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, transposed, got.data(), m);
+      ASSERT_EQ(got, expected) << qisa_name(v.isa) << (v.layout == QWeightLayout::RowsInLanes ? " rows in lanes" : "") << " W "
+                               << v.tile_columns << " m " << m << " k " << k << " n " << n << " rows [" << first << ", " << last
+                               << ") columns [" << n_begin << ", " << n_end << ") output " << static_cast<int>(out) << " pitch "
+                               << stage.column_pitch << " (replay with --gtest_random_seed)";
+    }
+  }
+}
+
 TEST(Qgemm, LayoutChoiceWeighsWastedLanesAgainstStores) {
   // Hand-derived from the cost model (cycles per output: k / 128 over the lanes filled, plus 0.3
   // or 1 for the epilogue). k = 4608 (36 per output): 49 columns fill 49 of 64 lanes (47.3
@@ -458,6 +526,12 @@ TEST(Qgemm, LayoutChoiceWeighsWastedLanesAgainstStores) {
   EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 1024, 4608), QWeightLayout::ColumnsInLanes);
   EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 49, 32), QWeightLayout::ColumnsInLanes);
   EXPECT_EQ(qgemm_layout_for(QIsa::Avx2, 512, 49, 4608), QWeightLayout::ColumnsInLanes);
+  // Stored transposed, the epilogues swap costs (1 for ColumnsInLanes, 0.3 for RowsInLanes):
+  // 1024 columns at k = 4608 now go to rows (36.3 against 37), and so does k = 32 (0.55
+  // against 1.33); 10 rows at k = 256 fill 10 of 64 lanes (13.1) against 64 full columns (3).
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 1024, 4608, true), QWeightLayout::RowsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 512, 49, 32, true), QWeightLayout::RowsInLanes);
+  EXPECT_EQ(qgemm_layout_for(QIsa::Avx512Vnni, 10, 64, 256, true), QWeightLayout::ColumnsInLanes);
   EXPECT_EQ(qgemm_pack_weights(QIsa::Avx2, nullptr, 0, 0, 0, QWeightLayout::RowsInLanes).layout, QWeightLayout::ColumnsInLanes);
 }
 

@@ -166,38 +166,46 @@ void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, co
 }
 
 // uint8 activations times constant int8 weights (a W8A8 linear layer) on the integer GEMM
-// kernels: Y^T = B^T x A^T, with B^T packed once per node in blocks of rows the threads share,
-// then Y transposed back. False when the operands do not have that form.
+// kernels: Y^T = B^T x A^T, B^T packed once per node in blocks of rows, A's rows packed as the
+// product's columns, and Y written transposed (QOutputStage::transposed) straight into the
+// output, where it had been computed as Y^T and transposed back element by element. Threads
+// share blocks of rows and of columns. False when the operands do not have that form.
 bool matmul_integer_kernels(const KernelContext& c, const Tensor& a, const Tensor& b, const MatMulPlan& p, int32_t* out) {
   const QIsa isa = qgemm_isa_best();
   const bool b_zero_point_zero = !c.has(3) || (c.in(3).numel() == 1 && c.in(3).get_as_int64(0) == 0);
   if (isa == QIsa::Reference || a.dtype() != DType::UInt8 || b.dtype() != DType::Int8 || b.rank() != 2 || !c.input_is_constant(1) ||
       !b_zero_point_zero || (c.has(2) && c.in(2).numel() != 1))
     return false;
-  constexpr int64_t kRowBlock = 256;  // weight rows (output columns) per parallel item
-  const int64_t blocks = (p.n + kRowBlock - 1) / kRowBlock;
+  constexpr int64_t kRowBlock = 256;     // weight rows (output features) per item: four 64-row panels
+  constexpr int64_t kColumnBlock = 192;  // product columns (A's rows) per item: whole 6- and 32-column chunks
+  const int64_t row_blocks = (p.n + kRowBlock - 1) / kRowBlock, column_blocks = (p.m + kColumnBlock - 1) / kColumnBlock;
   const auto& packed = derived_from_input<std::vector<QPackedWeights>>(c, 1, [&] {
     std::vector<int8_t> bt(static_cast<size_t>(p.n * p.k));
     for (int64_t kk = 0; kk < p.k; ++kk)
       for (int64_t j = 0; j < p.n; ++j) bt[static_cast<size_t>(j * p.k + kk)] = b.data<int8_t>()[kk * p.n + j];
+    const QWeightLayout layout = qgemm_layout_for(isa, p.n, p.m, p.k, /*transposed_output=*/true);
     std::vector<QPackedWeights> result;
     for (int64_t r0 = 0; r0 < p.n; r0 += kRowBlock)
-      result.push_back(qgemm_pack_weights(isa, bt.data() + r0 * p.k, std::min(kRowBlock, p.n - r0), p.k, p.k));
+      result.push_back(qgemm_pack_weights(isa, bt.data() + r0 * p.k, std::min(kRowBlock, p.n - r0), p.k, p.k, layout));
     return result;
   });
   const int32_t a_zero_point = c.has(2) ? static_cast<int32_t>(c.in(2).get_as_int64(0)) : 0;
+  QOutputStage stage;
+  stage.transposed = true;
+  QPackedActivations acts;
+  const int64_t width = qgemm_tile_columns_for(packed.front(), p.m);
   for (int64_t bi = 0; bi < p.batch; ++bi) {
-    const QPackedActivations acts =
-        qgemm_pack_activations_transposed(isa, a.data<uint8_t>() + p.a_offset[static_cast<size_t>(bi)], p.k, p.m, p.k);
+    const uint8_t* a_rows = a.data<uint8_t>() + p.a_offset[static_cast<size_t>(bi)];
+    qgemm_activations_reset(isa, p.k, p.m, acts, width);
+    parallel_for(column_blocks, kColumnBlock * p.k, [&](int64_t s, int64_t e) {
+      qgemm_pack_activation_columns(acts, s * kColumnBlock, std::min(p.m, e * kColumnBlock), a_rows, p.k);
+    });
     int32_t* o = out + bi * p.m * p.n;
-    parallel_for(blocks, kRowBlock * p.k * p.m, [&](int64_t s, int64_t e) {
-      std::vector<int32_t> yt;
-      for (int64_t blk = s; blk < e; ++blk) {
+    parallel_for(row_blocks * column_blocks, kRowBlock * kColumnBlock * p.k, [&](int64_t s, int64_t e) {
+      for (int64_t item = s; item < e; ++item) {
+        const int64_t blk = item / column_blocks, col0 = item % column_blocks * kColumnBlock;
         const QPackedWeights& w = packed[static_cast<size_t>(blk)];
-        yt.resize(static_cast<size_t>(w.m * p.m));
-        qgemm(w, acts, a_zero_point, nullptr, 0, p.m, QOutput::Int32, {}, yt.data(), p.m);
-        for (int64_t i = 0; i < p.m; ++i)
-          for (int64_t r = 0; r < w.m; ++r) o[i * p.n + blk * kRowBlock + r] = yt[static_cast<size_t>(r * p.m + i)];
+        qgemm(w, acts, a_zero_point, nullptr, col0, std::min(p.m, col0 + kColumnBlock), QOutput::Int32, stage, o + blk * kRowBlock, p.n);
       }
     });
   }
