@@ -19,7 +19,10 @@
 //
 // A transposed output (QOutputStage::transposed, a MatMul's and oneDNN's layout) needs none of
 // that: each column's 64 sums are 64 consecutive elements of Y, finished in their lanes with
-// per-lane constants and stored as they are.
+// per-lane constants and stored as they are. int32 sums of whole panels go further: they start
+// at the rows' offsets and the k loop stores them straight from its registers, where spilling
+// them and adding the offsets afterwards had cost 256^3 about 12% (0.85x oneDNN in its own
+// layout against 0.97x, one thread).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,9 +47,11 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
 // The k loop, inline asm with fixed registers: accumulators zmm(4c + g) for column c and row
 // group g, weights zmm24-27, broadcasts zmm28-29 (as in the other kernel, GCC 12 copies
 // accumulators between registers when they are intrinsics, and an asm statement cannot name 24
-// of them as operands). The sums so far come in from, and go back to, %[acc] (column c's four
-// vectors at 256c). Each k step reads the four weight vectors, then for each column the four
-// bytes at its quad, px + off + 4c.
+// of them as operands). Each k step reads the four weight vectors, then for each column the
+// four bytes at its quad, px + off + 4c. The sums start (kStart) at zero, at the sums so far in
+// %[acc] (column c's four vectors at 256c), or at the rows' output offsets (%[offs], four
+// vectors); they end in %[acc], or (kStore) as int32 in Y stored transposed: column c's 64 rows
+// at %[y] + c * %[ld] bytes, the addresses of columns 3 and 5 from %[y3] = %[y] + 3 %[ld].
 #define DYAD_LANE_COLUMN(offset, b, a0, a1, a2, a3)          \
   "vpbroadcastd " offset "(%[px],%[off]), %%zmm" b "\n\t"   \
   "vpdpbusd %%zmm24, %%zmm" b ", %%zmm" a0 "\n\t"            \
@@ -59,25 +64,35 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
 #define DYAD_LANE_C3 DYAD_LANE_COLUMN("12", "29", "12", "13", "14", "15")
 #define DYAD_LANE_C4 DYAD_LANE_COLUMN("16", "28", "16", "17", "18", "19")
 #define DYAD_LANE_C5 DYAD_LANE_COLUMN("20", "29", "20", "21", "22", "23")
-#define DYAD_LANE_LOAD1(r) "vmovdqa64 " #r "*64(%[acc]), %%zmm" #r "\n\t"
-#define DYAD_LANE_SPILL1(r) "vmovdqa64 %%zmm" #r ", " #r "*64(%[acc])\n\t"
-#define DYAD_LANE_ZERO1(r) "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"
-#define DYAD_LANE_LOAD(c0, c1, c2, c3)                                                                  \
-  ".if %c[fresh]\n\t" DYAD_LANE_ZERO1(c0) DYAD_LANE_ZERO1(c1) DYAD_LANE_ZERO1(c2) DYAD_LANE_ZERO1(c3) \
-  ".else\n\t" DYAD_LANE_LOAD1(c0) DYAD_LANE_LOAD1(c1) DYAD_LANE_LOAD1(c2) DYAD_LANE_LOAD1(c3) ".endif\n\t"
-#define DYAD_LANE_SPILL(c0, c1, c2, c3) DYAD_LANE_SPILL1(c0) DYAD_LANE_SPILL1(c1) DYAD_LANE_SPILL1(c2) DYAD_LANE_SPILL1(c3)
-#define DYAD_LANE_L0 DYAD_LANE_LOAD(0, 1, 2, 3)
-#define DYAD_LANE_L1 DYAD_LANE_LOAD(4, 5, 6, 7)
-#define DYAD_LANE_L2 DYAD_LANE_LOAD(8, 9, 10, 11)
-#define DYAD_LANE_L3 DYAD_LANE_LOAD(12, 13, 14, 15)
-#define DYAD_LANE_L4 DYAD_LANE_LOAD(16, 17, 18, 19)
-#define DYAD_LANE_L5 DYAD_LANE_LOAD(20, 21, 22, 23)
-#define DYAD_LANE_S0 DYAD_LANE_SPILL(0, 1, 2, 3)
-#define DYAD_LANE_S1 DYAD_LANE_SPILL(4, 5, 6, 7)
-#define DYAD_LANE_S2 DYAD_LANE_SPILL(8, 9, 10, 11)
-#define DYAD_LANE_S3 DYAD_LANE_SPILL(12, 13, 14, 15)
-#define DYAD_LANE_S4 DYAD_LANE_SPILL(16, 17, 18, 19)
-#define DYAD_LANE_S5 DYAD_LANE_SPILL(20, 21, 22, 23)
+#define DYAD_LANE_START1(r, g)                                                   \
+  ".if %c[start] == 0\n\t"                                                       \
+  "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"                             \
+  ".elseif %c[start] == 1\n\t"                                                   \
+  "vmovdqa64 " #r "*64(%[acc]), %%zmm" #r "\n\t"                                 \
+  ".else\n\t"                                                                    \
+  "vmovdqa64 " #g "*64(%[offs]), %%zmm" #r "\n\t"                                \
+  ".endif\n\t"
+#define DYAD_LANE_END1(r, g, addr)                     \
+  ".if %c[store]\n\t"                                  \
+  "vmovdqu32 %%zmm" #r ", " #g "*64" addr "\n\t"       \
+  ".else\n\t"                                          \
+  "vmovdqa64 %%zmm" #r ", " #r "*64(%[acc])\n\t"       \
+  ".endif\n\t"
+#define DYAD_LANE_START(c0, c1, c2, c3) DYAD_LANE_START1(c0, 0) DYAD_LANE_START1(c1, 1) DYAD_LANE_START1(c2, 2) DYAD_LANE_START1(c3, 3)
+#define DYAD_LANE_END(c0, c1, c2, c3, addr) \
+  DYAD_LANE_END1(c0, 0, addr) DYAD_LANE_END1(c1, 1, addr) DYAD_LANE_END1(c2, 2, addr) DYAD_LANE_END1(c3, 3, addr)
+#define DYAD_LANE_L0 DYAD_LANE_START(0, 1, 2, 3)
+#define DYAD_LANE_L1 DYAD_LANE_START(4, 5, 6, 7)
+#define DYAD_LANE_L2 DYAD_LANE_START(8, 9, 10, 11)
+#define DYAD_LANE_L3 DYAD_LANE_START(12, 13, 14, 15)
+#define DYAD_LANE_L4 DYAD_LANE_START(16, 17, 18, 19)
+#define DYAD_LANE_L5 DYAD_LANE_START(20, 21, 22, 23)
+#define DYAD_LANE_S0 DYAD_LANE_END(0, 1, 2, 3, "(%[y])")
+#define DYAD_LANE_S1 DYAD_LANE_END(4, 5, 6, 7, "(%[y],%[ld],1)")
+#define DYAD_LANE_S2 DYAD_LANE_END(8, 9, 10, 11, "(%[y],%[ld],2)")
+#define DYAD_LANE_S3 DYAD_LANE_END(12, 13, 14, 15, "(%[y3])")
+#define DYAD_LANE_S4 DYAD_LANE_END(16, 17, 18, 19, "(%[y],%[ld],4)")
+#define DYAD_LANE_S5 DYAD_LANE_END(20, 21, 22, 23, "(%[y3],%[ld],2)")
 #define DYAD_LANE_LOOP(LOADS, COLUMNS, SPILLS)                                                                      \
   asm volatile(LOADS                                                                                                \
                "1:\n\t"                                                                                             \
@@ -97,23 +112,35 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
                "cmp %[end], %[pw]\n\t"                                                                              \
                "jne 1b\n\t" SPILLS                                                                                  \
                : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px)                                                         \
-               : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [fresh] "i"(kFresh ? 1 : 0), \
-                 [direct] "i"(kDirect ? 1 : 0)                                                                      \
+               : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [offs] "r"(to.offsets),    \
+                 [y] "r"(to.y), [y3] "r"(y3), [ld] "r"(to.ld), [start] "i"(static_cast<int>(kStart)),               \
+                 [store] "i"(kStore ? 1 : 0), [direct] "i"(kDirect ? 1 : 0)                                         \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",    \
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
                  "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29")
 
+// Where a tile's sums start and where they go, past the k loop (see the loop above).
+enum class SumsStart { Zero = 0, Sums = 1, Offsets = 2 };
+struct StoreTarget {
+  const int32_t* offsets = nullptr;  // the panel's 64 output offsets (SumsStart::Offsets)
+  int32_t* y = nullptr;              // column 0's 64 rows (kStore)
+  int64_t ld = 0;                    // bytes from one column of Y to the next (kStore)
+};
+
 // Adds to acc[4c + g] (column c of `columns`, 1 to 6; rows 16g..16g+15 of the panel) the
 // products of `steps` k steps of the panel's weights (256 bytes each, from `panel`) with the
-// bytes at quads[kk] + offset + 4c; kFresh: sets acc to them instead (the first block of k).
-// kDirect: the quads are `step` bytes apart (Tiled activations: the chunk width times 4), so
-// the loop steps a pointer instead of reading the table.
-template <bool kFresh, bool kDirect>
-void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int64_t step, int columns, __m512i* acc) {
+// bytes at quads[kk] + offset + 4c, the sums starting as kStart says and ending in acc, or in
+// `to` (kStore). kDirect: the quads are `step` bytes apart (Tiled activations: the chunk width
+// times 4), so the loop steps a pointer instead of reading the table.
+template <SumsStart kStart, bool kStore, bool kDirect>
+void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int64_t step, int columns, __m512i* acc,
+                const StoreTarget& to) {
   const int8_t* pw = panel;
   const int8_t* const pw_end = panel + steps * kLaneRows * 4;
   const uint8_t* const* q = quads;
   const uint8_t* px = quads[0];
+  // Integer arithmetic: without kStore, y is null.
+  int32_t* const y3 = reinterpret_cast<int32_t*>(reinterpret_cast<uintptr_t>(to.y) + static_cast<uintptr_t>(3 * to.ld));
   switch (columns) {
     case 1: DYAD_LANE_LOOP(DYAD_LANE_L0, DYAD_LANE_C0, DYAD_LANE_S0); break;
     case 2: DYAD_LANE_LOOP(DYAD_LANE_L0 DYAD_LANE_L1, DYAD_LANE_C0 DYAD_LANE_C1, DYAD_LANE_S0 DYAD_LANE_S1); break;
@@ -145,10 +172,10 @@ void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads,
 #undef DYAD_LANE_C3
 #undef DYAD_LANE_C4
 #undef DYAD_LANE_C5
-#undef DYAD_LANE_LOAD1
-#undef DYAD_LANE_ZERO1
-#undef DYAD_LANE_SPILL1
-#undef DYAD_LANE_LOAD
+#undef DYAD_LANE_START1
+#undef DYAD_LANE_END1
+#undef DYAD_LANE_START
+#undef DYAD_LANE_END
 #undef DYAD_LANE_L0
 #undef DYAD_LANE_L1
 #undef DYAD_LANE_L2
@@ -161,7 +188,6 @@ void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads,
 #undef DYAD_LANE_S3
 #undef DYAD_LANE_S4
 #undef DYAD_LANE_S5
-#undef DYAD_LANE_SPILL
 #undef DYAD_LANE_LOOP
 
 // The chunk's sums, from columns of 64 rows (column c's row r at columns[c][r]) to rows of 32
@@ -249,14 +275,19 @@ void column_groups(const QActivationAddressing& x, int64_t n_begin, int64_t n_en
 // requantizers and masks for the panel's four vectors of sixteen rows.
 struct TransposedPanel {
   int64_t row0;  // the panel's first row
-  __m512i offset[4];
+  alignas(64) int32_t offsets[kLaneRows];
   __mmask16 stored[4];  // the rows this call stores
   LaneRequantizers requantizer[4];
+  // int32 sums of all 64 rows, to consecutive columns: the k loop stores them itself, having
+  // started them at the offsets (SumsStart::Offsets).
+  bool stored_by_loop;
 };
 
 void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first, int64_t last, TransposedPanel& p) {
   p.row0 = panel0;
-  alignas(64) int32_t offsets[kLaneRows] = {};
+  p.stored_by_loop = out.output == QOutput::Int32 && out.stage.column_pitch == 0 && first == panel0 && last == panel0 + kLaneRows;
+  int32_t* const offsets = p.offsets;
+  std::fill(offsets, offsets + kLaneRows, 0);
   Requantizer requantizers[kLaneRows];
   const QOutputStage& stage = out.stage;
   for (int64_t r = panel0; r < last; ++r) {  // rows before `first` too: their lanes are computed, not stored
@@ -265,7 +296,6 @@ void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first
       requantizers[r - panel0] = make_requantizer(stage.multipliers[r], stage.zero_point_of(r), stage.qmin, stage.qmax);
   }
   for (int g = 0; g < 4; ++g) {
-    p.offset[g] = _mm512_load_si512(offsets + 16 * g);
     p.stored[g] = static_cast<__mmask16>(lane_mask(last - panel0 - 16 * g) & ~lane_mask(first - panel0 - 16 * g));
     const int used = static_cast<int>(std::clamp<int64_t>(last - panel0 - 16 * g, 0, 16));
     if (out.output != QOutput::Int32) p.requantizer[g] = lane_requantizers(requantizers + 16 * g, used);
@@ -279,7 +309,7 @@ void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPa
   const int64_t start = col * out.ldy + p.row0;
   for (int g = 0; g < 4; ++g) {
     if (p.stored[g] == 0) continue;
-    const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + 16 * g), p.offset[g]);
+    const __m512i sum = _mm512_add_epi32(_mm512_load_si512(sums + 16 * g), _mm512_load_si512(p.offsets + 16 * g));
     if (out.output == QOutput::Int32) {
       _mm512_mask_storeu_epi32(element_at(out.y, start + 16 * g, 4), p.stored[g], sum);
     } else if (p.requantizer[g].folded) {  // uint8 and int8 store the same low bytes
@@ -290,6 +320,17 @@ void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPa
       for (int i = 0; i < 16; ++i)
         if (p.stored[g] >> i & 1) out.write(p.row0 + 16 * g + i, j, acc[i]);
     }
+  }
+}
+
+using AccumulateFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int, __m512i*, const StoreTarget&);
+
+template <bool kDirect>
+AccumulateFn accumulate_for(SumsStart start, bool store) {
+  switch (start) {
+    case SumsStart::Zero: return store ? accumulate<SumsStart::Zero, true, kDirect> : accumulate<SumsStart::Zero, false, kDirect>;
+    case SumsStart::Sums: return store ? accumulate<SumsStart::Sums, true, kDirect> : accumulate<SumsStart::Sums, false, kDirect>;
+    default: return store ? accumulate<SumsStart::Offsets, true, kDirect> : accumulate<SumsStart::Offsets, false, kDirect>;
   }
 }
 
@@ -326,19 +367,25 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
     if (stage.transposed) fill_transposed_panel(out, panel0, std::max(m_begin, panel0), last, transposed);
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
     for (const ColumnGroup& g : groups) {
+      const bool stored_by_loop = stage.transposed && transposed.stored_by_loop;
       for (int64_t kb = 0; kb < k4; kb += kBlockQuads) {
         const int64_t steps = std::min(kBlockQuads, k4 - kb);
         const int8_t* block = panel + kb * kLaneRows * 4;
+        const SumsStart start = kb > 0 ? SumsStart::Sums : stored_by_loop ? SumsStart::Offsets : SumsStart::Zero;
+        const bool store = stored_by_loop && kb + steps == k4;
+        const AccumulateFn accumulate_tile = x.tiled() ? accumulate_for<true>(start, store) : accumulate_for<false>(start, store);
         for (int t = 0; t < g.tiles; ++t) {
           const ColumnGroup::Tile& tile = g.tile[t];
-          __m512i* sums = reinterpret_cast<__m512i*>(columns[tile.column]);
-          const int width = static_cast<int>(tile.width);
-          if (x.tiled())
-            (kb == 0 ? accumulate<true, true> : accumulate<false, true>)(block, steps, x.quads + kb, tile.offset, step, width, sums);
-          else
-            (kb == 0 ? accumulate<true, false> : accumulate<false, false>)(block, steps, x.quads + kb, tile.offset, step, width, sums);
+          StoreTarget to{transposed.offsets};
+          if (store) {
+            to.y = static_cast<int32_t*>(element_at(y, (g.col_base + tile.column) * ldy + panel0, 4));
+            to.ld = ldy * 4;
+          }
+          accumulate_tile(block, steps, x.quads + kb, tile.offset, step, static_cast<int>(tile.width),
+                          reinterpret_cast<__m512i*>(columns[tile.column]), to);
         }
       }
+      if (stored_by_loop) continue;
       if (stage.transposed) {
         for (int t = 0; t < g.tiles; ++t)
           for (int64_t c = g.tile[t].column; c < g.tile[t].column + g.tile[t].width; ++c)

@@ -380,6 +380,46 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
     }
 }
 
+// A random product over a random range of rows and columns, with the output stages the
+// kernels' epilogues branch on: every output type, wide columns (every 4th trial), per-row zero
+// points (every 3rd), a narrowed range (every 5th) and extreme values (every 7th).
+struct RangeCase {
+  Problem p;
+  QOutputStage stage;
+  QOutput out = QOutput::Int32;
+  std::vector<int32_t> row_zero_points;
+  int64_t first = 0, last = 0, n_begin = 0, n_end = 0;  // rows [first, last), columns [n_begin, n_end)
+  // Y's columns (the product's, less the dropped wide ones) and bytes per element.
+  int64_t output_columns() const { return stage.column_pitch ? stage.kept_columns * (p.n / stage.column_pitch) : p.n; }
+  size_t element_bytes() const { return out == QOutput::Int32 ? 4 : 1; }
+};
+
+void random_range_case(std::mt19937& rng, int trial, int64_t m, int64_t k, int64_t max_n, RangeCase& c) {
+  int64_t n = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(max_n));
+  QOutputStage& stage = c.stage;
+  if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
+    stage.column_pitch = 1 + static_cast<int64_t>(rng() % 12);
+    stage.kept_columns = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(stage.column_pitch));
+    n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
+  }
+  c.p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
+  const QOutput out = c.out = static_cast<QOutput>(trial % 3);
+  stage.multipliers = c.p.mult.data();
+  stage.zero_point = out == QOutput::Int8 ? -5 : 9;
+  stage.qmin = out == QOutput::Int8 ? -128 : 0;
+  stage.qmax = out == QOutput::Int8 ? 127 : 255;
+  if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -90 : 20;
+  if (trial % 3 == 1) {
+    for (int64_t r = 0; r < m; ++r) c.row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
+    stage.zero_points = c.row_zero_points.data();
+  }
+  const int64_t panels = (m + kQgemmRowAlign - 1) / kQgemmRowAlign;
+  c.first = static_cast<int64_t>(rng() % static_cast<uint32_t>(panels)) * kQgemmRowAlign;
+  c.last = c.first + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(m - c.first));
+  c.n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
+  c.n_end = c.n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(n - c.n_begin));
+}
+
 TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
   // The 64x6 kernel (weight rows in vector lanes) on random problems: row ranges starting at
   // any multiple of 8 (inside a 64-row panel too), any column range, all three activation
@@ -394,32 +434,12 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
     const bool long_k = trial % 25 == 5;
     const int64_t m = 1 + static_cast<int64_t>(rng() % (long_k ? 70 : 150));
     const int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
-    int64_t n = 1 + static_cast<int64_t>(rng() % 100);
-    QOutputStage stage;
-    if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
-      stage.column_pitch = 1 + static_cast<int64_t>(rng() % 12);
-      stage.kept_columns = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(stage.column_pitch));
-      n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
-    }
-    const Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
-    const QOutput out = static_cast<QOutput>(trial % 3);
-    stage.multipliers = p.mult.data();
-    stage.zero_point = out == QOutput::Int8 ? -5 : 9;
-    stage.qmin = out == QOutput::Int8 ? -128 : 0;
-    stage.qmax = out == QOutput::Int8 ? 127 : 255;
-    if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -90 : 20;
-    std::vector<int32_t> row_zero_points;
-    if (trial % 3 == 1) {
-      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
-      stage.zero_points = row_zero_points.data();
-    }
-    const int64_t panels = (m + kQgemmRowAlign - 1) / kQgemmRowAlign;
-    const int64_t first = static_cast<int64_t>(rng() % static_cast<uint32_t>(panels)) * kQgemmRowAlign;
-    const int64_t last = first + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(m - first));
-    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n)), n_end = n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(n - n_begin));
-    const size_t elem = out == QOutput::Int32 ? 4 : 1;
-    const int64_t ldy = stage.column_pitch ? stage.kept_columns * (n / stage.column_pitch) : n;
-    std::vector<uint8_t> expected(static_cast<size_t>(m * ldy) * elem, 0xA5), got = expected;
+    RangeCase c;
+    random_range_case(rng, trial, m, k, 100, c);
+    const auto& [p, stage, out, row_zero_points, first, last, n_begin, n_end] = c;
+    const int64_t n = p.n;
+    const int64_t ldy = c.output_columns();
+    std::vector<uint8_t> expected(static_cast<size_t>(m * ldy) * c.element_bytes(), 0xA5), got = expected;
     const QPackedWeights ref_w = qgemm_pack_weights(QIsa::Reference, p.w.data(), m, k, k);
     const QPackedActivations ref_x = qgemm_pack_activations(QIsa::Reference, p.x.data(), k, n, n);
     qgemm_rows(ref_w, ref_x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, stage, expected.data(), ldy);
@@ -466,32 +486,17 @@ TEST(Qgemm, TransposedOutputIsTheRowOutputTransposed) {
     variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, QPackedActivations::kNarrowTileColumns});
   }
   for (int trial = 0; trial < 150; ++trial) {
-    const int64_t m = 1 + static_cast<int64_t>(rng() % 150);
-    const int64_t k = 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
-    int64_t n = 1 + static_cast<int64_t>(rng() % 140);
-    QOutputStage stage;
-    if (trial % 4 == 3) {  // wide columns: n = pitch * output rows
-      stage.column_pitch = 1 + static_cast<int64_t>(rng() % 12);
-      stage.kept_columns = 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(stage.column_pitch));
-      n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
-    }
-    const Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
-    const QOutput out = static_cast<QOutput>(trial % 3);
-    stage.multipliers = p.mult.data();
-    stage.zero_point = out == QOutput::Int8 ? -5 : 9;
-    stage.qmin = out == QOutput::Int8 ? -128 : 0;
-    stage.qmax = out == QOutput::Int8 ? 127 : 255;
-    if (trial % 5 == 0) stage.qmin = out == QOutput::Int8 ? -90 : 20;
-    std::vector<int32_t> row_zero_points;
-    if (trial % 3 == 1) {
-      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(out == QOutput::Int8 ? static_cast<int32_t>(rng() % 256) - 128 : static_cast<int32_t>(rng() % 256));
-      stage.zero_points = row_zero_points.data();
-    }
-    const int64_t first = static_cast<int64_t>(rng() % static_cast<uint32_t>((m + 7) / 8)) * kQgemmRowAlign;
-    const int64_t last = first + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(m - first));
-    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n)), n_end = n_begin + 1 + static_cast<int64_t>(rng() % static_cast<uint32_t>(n - n_begin));
-    const size_t elem = out == QOutput::Int32 ? 4 : 1;
-    const int64_t out_columns = stage.column_pitch ? stage.kept_columns * (n / stage.column_pitch) : n;
+    // Every 25th k is longer than the 64x6 kernel's blocks of k (2048 quads), over at least one
+    // whole 64-row panel (whose int32 sums its k loop stores itself, after the last block).
+    const bool long_k = trial % 25 == 5;
+    const int64_t m = long_k ? 64 + static_cast<int64_t>(rng() % 70) : 1 + static_cast<int64_t>(rng() % 150);
+    const int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    RangeCase c;
+    random_range_case(rng, trial, m, k, long_k ? 40 : 140, c);
+    const auto& [p, stage, out, row_zero_points, first, last, n_begin, n_end] = c;
+    const int64_t n = p.n;
+    const size_t elem = c.element_bytes();
+    const int64_t out_columns = c.output_columns();
     std::vector<uint8_t> rows(static_cast<size_t>(m * out_columns) * elem, 0xA5);
     const QPackedWeights ref_w = qgemm_pack_weights(QIsa::Reference, p.w.data(), m, k, k);
     const QPackedActivations ref_x = qgemm_pack_activations(QIsa::Reference, p.x.data(), k, n, n);
