@@ -13,8 +13,9 @@
 //    its Tiled [M/W][K/4][W][4] layout (W = 32 for the 8x32 kernel, 6 for the 64x6 one unless
 //    M leaves one or two columns over), which its im2col writes as it goes: pre-packed.
 //  - same: oneDNN's layouts, as a MatMul node runs: C written [M][N] (QOutputStage::
-//    transposed), activations pre-packed from A, and "+pack" packing them from A on every call
-//    (the threads sharing it), where oneDNN reads A as it is.
+//    transposed), activations pre-packed from A; and "A as is", reading A in place as oneDNN
+//    does (QActivationLayout::Rows, the 64x6 kernel), or, where the kernel cannot (--kernel
+//    8x32), packing A on every call, the threads sharing it.
 // Both sides pack the weights once, outside the timing. Output: int32, and uint8 requantized
 // per channel (oneDNN output scales; Dyad dyadic multipliers). "% peak": of the VNNI peak
 // measured here, per thread used.
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
                            {"res2 3x3 (3136x64x576)", 3136, 64, 576}, {"res3 3x3 (784x128x1152)", 784, 128, 1152},
                            {"res4 3x3 (196x256x2304)", 196, 256, 2304}, {"res5 3x3 (49x512x4608)", 49, 512, 4608}};
   std::printf("%-26s %2s %4s %8s %6s %8s %7s | %6s %8s %7s %9s\n", "M x N x K", "T", "out", "dnn GOPS", "nchw", "nchw/dnn", "% peak",
-              "same", "same/dnn", "% peak", "+pack/dnn");
+              "same", "same/dnn", "% peak", "A as is");
   std::mt19937 rng(1);
   for (const Shape3& s : shapes) {
     if (std::string(s.label).find(only) == std::string::npos) continue;
@@ -188,18 +189,24 @@ int main(int argc, char** argv) {
           });
         };
         const int64_t width = qgemm_tile_columns_for(pw, s.m);
-        QPackedActivations px = qgemm_pack_activations_transposed(QIsa::Avx512Vnni, a.data(), s.k, s.m, s.k, width);
+        const QPackedActivations px = qgemm_pack_activations_transposed(QIsa::Avx512Vnni, a.data(), s.k, s.m, s.k, width);
         const QPackedActivations px_nchw =
             qgemm_pack_activations(QIsa::Avx512Vnni, x.data(), s.k, s.m, s.m, qgemm_tile_columns_for(pw_nchw, s.m));
         auto compute = [&] { compute_with(pw, px, stage, s.n); };
-        // The threads share the packing by columns (rows of A), as a MatMul's would.
+        // A as it is: read in place by the 64x6 kernel (k a multiple of 4), else packed on every
+        // call, the threads sharing the packing by columns (rows of A), as a MatMul node does.
+        const bool in_place = pw.layout == QWeightLayout::RowsInLanes && s.k % 4 == 0;
+        const QPackedActivations rows = in_place ? qgemm_activations_rows(QIsa::Avx512Vnni, a.data(), s.k, s.m, s.k) : QPackedActivations{};
+        QPackedActivations repacked;
         auto pack_and_compute = [&] {
-          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, px, width);
+          if (in_place) return compute_with(pw, rows, stage, s.n);
+          qgemm_activations_reset(QIsa::Avx512Vnni, s.k, s.m, repacked, width);
           const int64_t chunks = (s.m + width - 1) / width;
           on_threads(threads, [&](int t) {
-            qgemm_pack_activation_columns(px, chunks * t / threads * width, std::min(s.m, chunks * (t + 1) / threads * width), a.data(), s.k);
+            qgemm_pack_activation_columns(repacked, chunks * t / threads * width, std::min(s.m, chunks * (t + 1) / threads * width), a.data(),
+                                          s.k);
           });
-          compute();
+          compute_with(pw, repacked, stage, s.n);
         };
         auto compute_nchw = [&] { compute_with(pw_nchw, px_nchw, stage_nchw, s.m); };
         OneDnn dnn(s, a, b_kn, requant);

@@ -215,6 +215,7 @@ void reset_header(QIsa isa, int64_t k, int64_t n, QActivationLayout layout, QPac
   p.base = nullptr;
   p.quad_offsets.clear();
   p.tile_columns = QPackedActivations::kTileColumns;
+  p.row_stride = 0;
 }
 
 }  // namespace
@@ -309,6 +310,18 @@ void qgemm_pack_activation_columns(QPackedActivations& p, int64_t col_begin, int
   }
 }
 
+QPackedActivations qgemm_activations_rows(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx) {
+  DYAD_CHECK(isa == QIsa::Avx512Vnni && k % 4 == 0 && ldx >= k && ldx > 0);
+  QPackedActivations p;
+  reset_header(isa, k, n, QActivationLayout::Rows, p);
+  p.base = xt;
+  p.quad_pitch = 4;
+  p.tile_columns = QPackedActivations::kNarrowTileColumns;  // the 64x6 kernel's tiles, read in groups as its narrow chunks
+  p.tile_stride = p.tile_columns * 4;
+  p.row_stride = ldx;
+  return p;
+}
+
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx, int64_t tile_columns) {
   QPackedActivations p;
   qgemm_activations_reset(isa, k, n, p, tile_columns);
@@ -376,7 +389,8 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   thread_local std::vector<const uint8_t*> quads;
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
-  const QActivationAddressing acts{quads.data(), x.tile_stride, x.tile_columns};
+  DYAD_CHECK(x.layout != QActivationLayout::Rows || w.layout == QWeightLayout::RowsInLanes);
+  const QActivationAddressing acts{quads.data(), x.tile_stride, x.tile_columns, x.row_stride};
   if (w.layout == QWeightLayout::RowsInLanes) {
     g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
     qu8_qs8_gemm_64x6c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);

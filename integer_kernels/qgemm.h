@@ -75,7 +75,10 @@ QPackedWeights qgemm_pack_weights(QIsa isa, const int8_t* w, int64_t m, int64_t 
 //    interleaved planes, written whole rows at a time).
 //  - Indirect (quad_offsets set): quad q's columns consecutive from base + quad_offsets[q] in the
 //    caller's memory, which is how a convolution reads its padded input in place, without im2col.
-enum class QActivationLayout { Tiled, Strided, Indirect };
+//  - Rows (row_stride set): X given transposed, column c's k bytes at base + c * row_stride,
+//    read in place (a MatMul's A, which then needs no packing). Only the RowsInLanes kernel
+//    reads it: its tiles broadcast each column's four bytes, which may come from six rows.
+enum class QActivationLayout { Tiled, Strided, Indirect, Rows };
 struct QPackedActivations {
   static constexpr int64_t kTileColumns = 32;        // ColumnsInLanes's chunks, and every Strided or Indirect layout's
   static constexpr int64_t kNarrowTileColumns = 6;   // RowsInLanes's (Tiled only)
@@ -87,10 +90,16 @@ struct QPackedActivations {
   std::vector<int64_t> quad_offsets;
   int64_t tile_columns = kTileColumns;  // W: columns per chunk
   int64_t quad_pitch = 0;   // bytes from quad q to q + 1 in `data` (Tiled, Strided)
-  int64_t tile_stride = 0;  // bytes from a quad's W-column chunk to the next: K/4 * W * 4 when Tiled, else 128
+  int64_t tile_stride = 0;  // bytes from a quad's W-column chunk to the next: K/4 * W * 4 when Tiled, else W * 4
+  int64_t row_stride = 0;   // Rows: bytes from one column to the next
   // Where quad q's first column is.
-  const uint8_t* quad(int64_t q) const { return quad_offsets.empty() ? data.data() + q * quad_pitch : base + quad_offsets[static_cast<size_t>(q)]; }
-  const uint8_t* at(int64_t q, int64_t col) const { return quad(q) + (col / tile_columns) * tile_stride + (col % tile_columns) * 4; }
+  const uint8_t* quad(int64_t q) const {
+    if (!quad_offsets.empty()) return base + quad_offsets[static_cast<size_t>(q)];
+    return (base ? base : data.data()) + q * quad_pitch;
+  }
+  const uint8_t* at(int64_t q, int64_t col) const {
+    return quad(q) + (row_stride != 0 ? col * row_stride : (col / tile_columns) * tile_stride + (col % tile_columns) * 4);
+  }
 };
 // The Tiled chunk width the kernel of w reads best in a product of n columns (kTileColumns or
 // kNarrowTileColumns).
@@ -127,6 +136,9 @@ QPackedActivations qgemm_activations_indirect(QIsa isa, int64_t k, int64_t n, co
 // A[m][k], whose product with constant weights B[k][n] runs here as B^T x A^T.
 QPackedActivations qgemm_pack_activations_transposed(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx,
                                                      int64_t tile_columns = QPackedActivations::kTileColumns);
+// The same read in place (Rows), for RowsInLanes weights only; k a multiple of 4 (a partial last
+// group would read past its row, and past the end of xt on the last).
+QPackedActivations qgemm_activations_rows(QIsa isa, const uint8_t* xt, int64_t k, int64_t n, int64_t ldx);
 // Its columns [col_begin, col_end) only, into a Tiled layout made by qgemm_activations_reset:
 // threads may share a product's columns, split at multiples of its tile_columns.
 void qgemm_pack_activation_columns(QPackedActivations& p, int64_t col_begin, int64_t col_end, const uint8_t* xt, int64_t ldx);

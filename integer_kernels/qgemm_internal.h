@@ -66,14 +66,15 @@ void qu8_qs8_gemm__ref(const QPackedWeights& w, const QPackedActivations& x, int
 // a table of where each quad starts.
 struct QActivationAddressing {
   const uint8_t* const* quads;
-  int64_t tile_stride;   // tile_columns * 4: every quad's columns consecutive (Strided, Indirect)
-  int64_t tile_columns;  // W: columns per chunk (32 unless Tiled for RowsInLanes)
+  int64_t tile_stride;   // tile_columns * 4: every quad's columns consecutive (Strided, Indirect, Rows)
+  int64_t tile_columns;  // W: columns per chunk (32 unless Tiled for RowsInLanes, or Rows)
+  int64_t row_stride = 0;  // Rows: column c of quad q at quads[q] + c * row_stride
   // False also when Tiled with a single quad, whose addresses are the same either way.
   bool tiled() const { return tile_stride != tile_columns * 4; }
   // Where the W-column chunk holding column c starts in quad q, as an offset from quads[q].
   int64_t chunk_offset(int64_t c) const { return (c / tile_columns) * tile_stride; }
   // Where column c is in quad q, as an offset from quads[q].
-  int64_t column_offset(int64_t c) const { return chunk_offset(c) + (c % tile_columns) * 4; }
+  int64_t column_offset(int64_t c) const { return row_stride != 0 ? c * row_stride : chunk_offset(c) + (c % tile_columns) * 4; }
   const uint8_t* at(int64_t q, int64_t c) const { return quads[q] + column_offset(c); }
 };
 

@@ -52,18 +52,25 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
 // %[acc] (column c's four vectors at 256c), or at the rows' output offsets (%[offs], four
 // vectors); they end in %[acc], or (kStore) as int32 in Y stored transposed: column c's 64 rows
 // at %[y] + c * %[ld] bytes, the addresses of columns 3 and 5 from %[y3] = %[y] + 3 %[ld].
-#define DYAD_LANE_COLUMN(offset, b, a0, a1, a2, a3)          \
-  "vpbroadcastd " offset "(%[px],%[off]), %%zmm" b "\n\t"   \
-  "vpdpbusd %%zmm24, %%zmm" b ", %%zmm" a0 "\n\t"            \
-  "vpdpbusd %%zmm25, %%zmm" b ", %%zmm" a1 "\n\t"            \
-  "vpdpbusd %%zmm26, %%zmm" b ", %%zmm" a2 "\n\t"            \
+// Rows addressing (QActivationLayout::Rows, A's rows read in place): column c's four bytes at
+// px + c * stride, the stride in %[step] and px + 3 * stride in %[q] (neither is otherwise
+// used then), both pointers stepping four bytes.
+#define DYAD_LANE_COLUMN(offset, row_address, b, a0, a1, a2, a3)   \
+  ".if %c[mode] == 2\n\t"                                         \
+  "vpbroadcastd " row_address ", %%zmm" b "\n\t"                  \
+  ".else\n\t"                                                     \
+  "vpbroadcastd " offset "(%[px],%[off]), %%zmm" b "\n\t"         \
+  ".endif\n\t"                                                    \
+  "vpdpbusd %%zmm24, %%zmm" b ", %%zmm" a0 "\n\t"                  \
+  "vpdpbusd %%zmm25, %%zmm" b ", %%zmm" a1 "\n\t"                  \
+  "vpdpbusd %%zmm26, %%zmm" b ", %%zmm" a2 "\n\t"                  \
   "vpdpbusd %%zmm27, %%zmm" b ", %%zmm" a3 "\n\t"
-#define DYAD_LANE_C0 DYAD_LANE_COLUMN("0", "28", "0", "1", "2", "3")
-#define DYAD_LANE_C1 DYAD_LANE_COLUMN("4", "29", "4", "5", "6", "7")
-#define DYAD_LANE_C2 DYAD_LANE_COLUMN("8", "28", "8", "9", "10", "11")
-#define DYAD_LANE_C3 DYAD_LANE_COLUMN("12", "29", "12", "13", "14", "15")
-#define DYAD_LANE_C4 DYAD_LANE_COLUMN("16", "28", "16", "17", "18", "19")
-#define DYAD_LANE_C5 DYAD_LANE_COLUMN("20", "29", "20", "21", "22", "23")
+#define DYAD_LANE_C0 DYAD_LANE_COLUMN("0", "(%[px])", "28", "0", "1", "2", "3")
+#define DYAD_LANE_C1 DYAD_LANE_COLUMN("4", "(%[px],%[step],1)", "29", "4", "5", "6", "7")
+#define DYAD_LANE_C2 DYAD_LANE_COLUMN("8", "(%[px],%[step],2)", "28", "8", "9", "10", "11")
+#define DYAD_LANE_C3 DYAD_LANE_COLUMN("12", "(%[q])", "29", "12", "13", "14", "15")
+#define DYAD_LANE_C4 DYAD_LANE_COLUMN("16", "(%[px],%[step],4)", "28", "16", "17", "18", "19")
+#define DYAD_LANE_C5 DYAD_LANE_COLUMN("20", "(%[q],%[step],2)", "29", "20", "21", "22", "23")
 #define DYAD_LANE_START1(r, g)                                                   \
   ".if %c[start] == 0\n\t"                                                       \
   "vpxord %%zmm" #r ", %%zmm" #r ", %%zmm" #r "\n\t"                             \
@@ -96,17 +103,20 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
 #define DYAD_LANE_LOOP(LOADS, COLUMNS, SPILLS)                                                                      \
   asm volatile(LOADS                                                                                                \
                "1:\n\t"                                                                                             \
-               ".if %c[direct] == 0\n\t"                                                                            \
+               ".if %c[mode] == 0\n\t"                                                                              \
                "mov (%[q]), %[px]\n\t"                                                                              \
                ".endif\n\t"                                                                                         \
                "vmovdqu64 (%[pw]), %%zmm24\n\t"                                                                     \
                "vmovdqu64 64(%[pw]), %%zmm25\n\t"                                                                   \
                "vmovdqu64 128(%[pw]), %%zmm26\n\t"                                                                  \
                "vmovdqu64 192(%[pw]), %%zmm27\n\t" COLUMNS                                                          \
-               ".if %c[direct]\n\t"                                                                                 \
+               ".if %c[mode] == 0\n\t"                                                                              \
+               "add $8, %[q]\n\t"                                                                                   \
+               ".elseif %c[mode] == 1\n\t"                                                                          \
                "add %[step], %[px]\n\t"                                                                             \
                ".else\n\t"                                                                                          \
-               "add $8, %[q]\n\t"                                                                                   \
+               "add $4, %[px]\n\t"                                                                                  \
+               "add $4, %[q]\n\t"                                                                                   \
                ".endif\n\t"                                                                                         \
                "add $256, %[pw]\n\t"                                                                                \
                "cmp %[end], %[pw]\n\t"                                                                              \
@@ -114,7 +124,7 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
                : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px)                                                         \
                : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [offs] "r"(to.offsets),    \
                  [y] "r"(to.y), [y3] "r"(y3), [ld] "r"(to.ld), [start] "i"(static_cast<int>(kStart)),               \
-                 [store] "i"(kStore ? 1 : 0), [direct] "i"(kDirect ? 1 : 0)                                         \
+                 [store] "i"(kStore ? 1 : 0), [mode] "i"(static_cast<int>(kMode))                                   \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",    \
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
                  "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29")
@@ -127,18 +137,28 @@ struct StoreTarget {
   int64_t ld = 0;                    // bytes from one column of Y to the next (kStore)
 };
 
+// How a tile finds its columns' four bytes for k step kk: at quads[kk] + offset + 4c (Table:
+// Strided or Indirect activations), the same with the quads `step` bytes apart (Tiled: the
+// chunk width times 4; the loop steps a pointer instead of reading the table), or at quads[0] +
+// offset + c * step + 4 kk (Rows: A's rows in place, `step` apart).
+enum class Addressing { Table = 0, Tiled = 1, Rows = 2 };
+
 // Adds to acc[4c + g] (column c of `columns`, 1 to 6; rows 16g..16g+15 of the panel) the
 // products of `steps` k steps of the panel's weights (256 bytes each, from `panel`) with the
-// bytes at quads[kk] + offset + 4c, the sums starting as kStart says and ending in acc, or in
-// `to` (kStore). kDirect: the quads are `step` bytes apart (Tiled activations: the chunk width
-// times 4), so the loop steps a pointer instead of reading the table.
-template <SumsStart kStart, bool kStore, bool kDirect>
+// activation bytes kMode addresses, the sums starting as kStart says and ending in acc, or in
+// `to` (kStore).
+template <SumsStart kStart, bool kStore, Addressing kMode>
 void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int64_t step, int columns, __m512i* acc,
                 const StoreTarget& to) {
   const int8_t* pw = panel;
   const int8_t* const pw_end = panel + steps * kLaneRows * 4;
   const uint8_t* const* q = quads;
   const uint8_t* px = quads[0];
+  if (kMode == Addressing::Rows) {  // %[q] holds column 3's address (DYAD_LANE_COLUMN)
+    px += offset;
+    q = reinterpret_cast<const uint8_t* const*>(px + 3 * step);
+    offset = 0;
+  }
   // Integer arithmetic: without kStore, y is null.
   int32_t* const y3 = reinterpret_cast<int32_t*>(reinterpret_cast<uintptr_t>(to.y) + static_cast<uintptr_t>(3 * to.ld));
   switch (columns) {
@@ -243,7 +263,7 @@ struct ColumnGroup {
 void column_groups(const QActivationAddressing& x, int64_t n_begin, int64_t n_end, const QOutputStage& stage,
                    std::vector<ColumnGroup>& groups) {
   groups.clear();
-  const bool narrow = x.tiled() && x.tile_columns == kLaneCols;
+  const bool narrow = (x.tiled() || x.row_stride != 0) && x.tile_columns == kLaneCols;
   for (int64_t begin = n_begin, end; begin < n_end; begin = end) {
     ColumnGroup g;
     if (narrow) {
@@ -325,12 +345,20 @@ void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPa
 
 using AccumulateFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int, __m512i*, const StoreTarget&);
 
-template <bool kDirect>
+template <Addressing kMode>
 AccumulateFn accumulate_for(SumsStart start, bool store) {
   switch (start) {
-    case SumsStart::Zero: return store ? accumulate<SumsStart::Zero, true, kDirect> : accumulate<SumsStart::Zero, false, kDirect>;
-    case SumsStart::Sums: return store ? accumulate<SumsStart::Sums, true, kDirect> : accumulate<SumsStart::Sums, false, kDirect>;
-    default: return store ? accumulate<SumsStart::Offsets, true, kDirect> : accumulate<SumsStart::Offsets, false, kDirect>;
+    case SumsStart::Zero: return store ? accumulate<SumsStart::Zero, true, kMode> : accumulate<SumsStart::Zero, false, kMode>;
+    case SumsStart::Sums: return store ? accumulate<SumsStart::Sums, true, kMode> : accumulate<SumsStart::Sums, false, kMode>;
+    default: return store ? accumulate<SumsStart::Offsets, true, kMode> : accumulate<SumsStart::Offsets, false, kMode>;
+  }
+}
+
+AccumulateFn accumulate_for(Addressing mode, SumsStart start, bool store) {
+  switch (mode) {
+    case Addressing::Table: return accumulate_for<Addressing::Table>(start, store);
+    case Addressing::Tiled: return accumulate_for<Addressing::Tiled>(start, store);
+    default: return accumulate_for<Addressing::Rows>(start, store);
   }
 }
 
@@ -348,7 +376,9 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
   alignas(64) int32_t rows[kLaneRows][kChunk];
   thread_local std::vector<ColumnGroup> groups;  // the same for every panel
   column_groups(x, n_begin, n_end, stage, groups);
-  const int64_t step = x.tile_columns * 4;  // from one quad to the next, when Tiled
+  const Addressing mode = x.row_stride != 0 ? Addressing::Rows : x.tiled() ? Addressing::Tiled : Addressing::Table;
+  // From one quad to the next when Tiled; from one column to the next in Rows.
+  const int64_t step = mode == Addressing::Rows ? x.row_stride : x.tile_columns * 4;
   // The panel's rows that are stored, by the epilogue's panels of eight: a row range that starts
   // or ends inside a panel computes the whole panel and stores its own rows.
   struct RowGroup {
@@ -373,7 +403,10 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
         const int8_t* block = panel + kb * kLaneRows * 4;
         const SumsStart start = kb > 0 ? SumsStart::Sums : stored_by_loop ? SumsStart::Offsets : SumsStart::Zero;
         const bool store = stored_by_loop && kb + steps == k4;
-        const AccumulateFn accumulate_tile = x.tiled() ? accumulate_for<true>(start, store) : accumulate_for<false>(start, store);
+        const AccumulateFn accumulate_tile = accumulate_for(mode, start, store);
+        // Rows: the block's first byte of column 0 (the tile's offset adds its own column).
+        const uint8_t* const rows_start = mode == Addressing::Rows ? x.quads[0] + 4 * kb : nullptr;
+        const uint8_t* const* quads = mode == Addressing::Rows ? &rows_start : x.quads + kb;
         for (int t = 0; t < g.tiles; ++t) {
           const ColumnGroup::Tile& tile = g.tile[t];
           StoreTarget to{transposed.offsets};
@@ -381,7 +414,7 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
             to.y = static_cast<int32_t*>(element_at(y, (g.col_base + tile.column) * ldy + panel0, 4));
             to.ld = ldy * 4;
           }
-          accumulate_tile(block, steps, x.quads + kb, tile.offset, step, static_cast<int>(tile.width),
+          accumulate_tile(block, steps, quads, tile.offset, step, static_cast<int>(tile.width),
                           reinterpret_cast<__m512i*>(columns[tile.column]), to);
         }
       }

@@ -380,6 +380,18 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
     }
 }
 
+// X transposed ([N][K], a MatMul's A), in a buffer of exactly its size: read in place
+// (QActivationLayout::Rows), a read past the last row is an ASan error.
+std::vector<uint8_t> exact_transpose(const Problem& p) {
+  std::vector<uint8_t> xt(static_cast<size_t>(p.n * p.k));
+  for (int64_t r = 0; r < p.k; ++r)
+    for (int64_t c = 0; c < p.n; ++c) xt[static_cast<size_t>(c * p.k + r)] = p.x[static_cast<size_t>(r * p.n + c)];
+  return xt;
+}
+
+// A variant's tile_columns meaning "A's rows read in place" (qgemm_activations_rows).
+constexpr int64_t kRowsInPlace = -1;
+
 // A random product over a random range of rows and columns, with the output stages the
 // kernels' epilogues branch on: every output type, wide columns (every 4th trial), per-row zero
 // points (every 3rd), a narrowed range (every 5th) and extreme values (every 7th).
@@ -422,10 +434,10 @@ void random_range_case(std::mt19937& rng, int trial, int64_t m, int64_t k, int64
 
 TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
   // The 64x6 kernel (weight rows in vector lanes) on random problems: row ranges starting at
-  // any multiple of 8 (inside a 64-row panel too), any column range, all three activation
-  // layouts (Tiled both 32 and 6 columns wide), every output type, per-row zero points,
-  // narrowed ranges, wide columns and extreme values; y must equal the reference's, sentinels
-  // included.
+  // any multiple of 8 (inside a 64-row panel too), any column range, every activation layout
+  // (Tiled both 32 and 6 columns wide, and A's rows in place), every output type, per-row zero
+  // points, narrowed ranges, wide columns and extreme values; y must equal the reference's,
+  // sentinels included.
   if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
   for (int trial = 0; trial < 200; ++trial) {
@@ -433,7 +445,8 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
     // they spilled; every 10th is up to 3000.
     const bool long_k = trial % 25 == 5;
     const int64_t m = 1 + static_cast<int64_t>(rng() % (long_k ? 70 : 150));
-    const int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    if (trial % 2 == 0) k = (k + 3) / 4 * 4;  // A's rows can be read in place
     RangeCase c;
     random_range_case(rng, trial, m, k, 100, c);
     const auto& [p, stage, out, row_zero_points, first, last, n_begin, n_end] = c;
@@ -446,10 +459,15 @@ TEST(Qgemm, RowsInLanesEqualsTheReferenceOnEveryActivationLayout) {
 
     const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), m, k, k, QWeightLayout::RowsInLanes);
     ASSERT_EQ(w.layout, QWeightLayout::RowsInLanes);
-    const int layout = (trial / 3) % 4;  // Tiled 32 wide, Strided, Indirect, Tiled 6 wide
+    // Tiled 32 wide, Strided, Indirect, Tiled 6 wide, A's rows in place (k a multiple of 4).
+    const int layout = (trial / 3) % 5 == 4 && k % 4 != 0 ? 3 : (trial / 3) % 5;
     QPackedActivations x = qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n,
                                                   layout == 3 ? QPackedActivations::kNarrowTileColumns : QPackedActivations::kTileColumns);
     std::vector<uint8_t> buffer;
+    if (layout == 4) {
+      buffer = exact_transpose(p);
+      x = qgemm_activations_rows(QIsa::Avx512Vnni, buffer.data(), k, n, k);
+    }
     if (layout == 1 || layout == 2) {  // Strided, or the same bytes read through an offset table (Indirect)
       qgemm_activations_reset_strided(QIsa::Avx512Vnni, k, n, x);
       for (int64_t r = 0; r < (k + 3) / 4 * 4; ++r)
@@ -484,13 +502,15 @@ TEST(Qgemm, TransposedOutputIsTheRowOutputTransposed) {
     variants.push_back({QIsa::Avx512Vnni, QWeightLayout::ColumnsInLanes, QPackedActivations::kTileColumns});
     variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, QPackedActivations::kTileColumns});
     variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, QPackedActivations::kNarrowTileColumns});
+    variants.push_back({QIsa::Avx512Vnni, QWeightLayout::RowsInLanes, kRowsInPlace});
   }
   for (int trial = 0; trial < 150; ++trial) {
     // Every 25th k is longer than the 64x6 kernel's blocks of k (2048 quads), over at least one
     // whole 64-row panel (whose int32 sums its k loop stores itself, after the last block).
     const bool long_k = trial % 25 == 5;
     const int64_t m = long_k ? 64 + static_cast<int64_t>(rng() % 70) : 1 + static_cast<int64_t>(rng() % 150);
-    const int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    int64_t k = long_k ? 8193 + static_cast<int64_t>(rng() % 4000) : 1 + static_cast<int64_t>(rng() % (trial % 10 == 0 ? 3000 : 200));
+    if (trial % 2 == 0) k = (k + 3) / 4 * 4;  // A's rows can be read in place
     RangeCase c;
     random_range_case(rng, trial, m, k, long_k ? 40 : 140, c);
     const auto& [p, stage, out, row_zero_points, first, last, n_begin, n_end] = c;
@@ -509,7 +529,10 @@ TEST(Qgemm, TransposedOutputIsTheRowOutputTransposed) {
     transposed.transposed = true;
     for (const Variant& v : variants) {
       const QPackedWeights w = qgemm_pack_weights(v.isa, p.w.data(), m, k, k, v.layout);
-      const QPackedActivations x = qgemm_pack_activations(v.isa, p.x.data(), k, n, n, v.tile_columns);
+      if (v.tile_columns == kRowsInPlace && k % 4 != 0) continue;
+      const std::vector<uint8_t> xt = exact_transpose(p);
+      const QPackedActivations x = v.tile_columns == kRowsInPlace ? qgemm_activations_rows(v.isa, xt.data(), k, n, k)
+                                                                  : qgemm_pack_activations(v.isa, p.x.data(), k, n, n, v.tile_columns);
       std::vector<uint8_t> got(expected.size(), 0xA5);
       qgemm_rows(w, x, p.x_zp, p.bias.data(), first, last, n_begin, n_end, out, transposed, got.data(), m);
       ASSERT_EQ(got, expected) << qisa_name(v.isa) << (v.layout == QWeightLayout::RowsInLanes ? " rows in lanes" : "") << " W "

@@ -166,8 +166,8 @@ void integer_matmul(const KernelContext& c, const Tensor& a, const Tensor& b, co
 }
 
 // uint8 activations times constant int8 weights (a W8A8 linear layer) on the integer GEMM
-// kernels: Y^T = B^T x A^T, B^T packed once per node in blocks of rows, A's rows packed as the
-// product's columns, and Y written transposed (QOutputStage::transposed) straight into the
+// kernels: Y^T = B^T x A^T, B^T packed once per node in blocks of rows, A's rows the product's
+// columns (read in place, or packed), and Y written transposed (QOutputStage::transposed) straight into the
 // output, where it had been computed as Y^T and transposed back element by element. Threads
 // share blocks of rows and of columns. False when the operands do not have that form.
 bool matmul_integer_kernels(const KernelContext& c, const Tensor& a, const Tensor& b, const MatMulPlan& p, int32_t* out) {
@@ -194,12 +194,19 @@ bool matmul_integer_kernels(const KernelContext& c, const Tensor& a, const Tenso
   stage.transposed = true;
   QPackedActivations acts;
   const int64_t width = qgemm_tile_columns_for(packed.front(), p.m);
+  // The 64x6 kernel reads A's rows in place (as fast as packed ones in qgemm_vs_onednn); the
+  // other packs them.
+  const bool in_place = packed.front().layout == QWeightLayout::RowsInLanes && p.k % 4 == 0;
   for (int64_t bi = 0; bi < p.batch; ++bi) {
     const uint8_t* a_rows = a.data<uint8_t>() + p.a_offset[static_cast<size_t>(bi)];
-    qgemm_activations_reset(isa, p.k, p.m, acts, width);
-    parallel_for(column_blocks, kColumnBlock * p.k, [&](int64_t s, int64_t e) {
-      qgemm_pack_activation_columns(acts, s * kColumnBlock, std::min(p.m, e * kColumnBlock), a_rows, p.k);
-    });
+    if (in_place) {
+      acts = qgemm_activations_rows(isa, a_rows, p.k, p.m, p.k);
+    } else {
+      qgemm_activations_reset(isa, p.k, p.m, acts, width);
+      parallel_for(column_blocks, kColumnBlock * p.k, [&](int64_t s, int64_t e) {
+        qgemm_pack_activation_columns(acts, s * kColumnBlock, std::min(p.m, e * kColumnBlock), a_rows, p.k);
+      });
+    }
     int32_t* o = out + bi * p.m * p.n;
     parallel_for(row_blocks * column_blocks, kRowBlock * kColumnBlock * p.k, [&](int64_t s, int64_t e) {
       for (int64_t item = s; item < e; ++item) {
