@@ -156,7 +156,8 @@ void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads,
   const uint8_t* px = quads[0];
   if (kMode == Addressing::Rows) {  // %[q] holds column 3's address (DYAD_LANE_COLUMN)
     px += offset;
-    q = reinterpret_cast<const uint8_t* const*>(px + 3 * step);
+    // Integer arithmetic: a tile of fewer than four columns may have no row there.
+    q = reinterpret_cast<const uint8_t* const*>(reinterpret_cast<uintptr_t>(px) + static_cast<uintptr_t>(3 * step));
     offset = 0;
   }
   // Integer arithmetic: without kStore, y is null.

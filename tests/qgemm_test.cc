@@ -59,6 +59,18 @@ std::vector<QIsa> optimised_variants() {
   return v;
 }
 
+// X transposed ([N][K], a MatMul's A), in a buffer of exactly its size: read in place
+// (QActivationLayout::Rows), a read past the last row is an ASan error.
+std::vector<uint8_t> exact_transpose(const Problem& p) {
+  std::vector<uint8_t> xt(static_cast<size_t>(p.n * p.k));
+  for (int64_t r = 0; r < p.k; ++r)
+    for (int64_t c = 0; c < p.n; ++c) xt[static_cast<size_t>(c * p.k + r)] = p.x[static_cast<size_t>(r * p.n + c)];
+  return xt;
+}
+
+// A variant's tile_columns meaning "A's rows read in place" (qgemm_activations_rows).
+constexpr int64_t kRowsInPlace = -1;
+
 TEST(Qgemm, ReferenceEqualsAnIndependentSum) {
   std::mt19937 rng(7);
   const Problem p = random_problem(rng, 5, 37, 9, 131, false);
@@ -354,6 +366,21 @@ TEST(Qgemm, NarrowTilesAreForRowsInLanesOnly) {
   for (int64_t n : {1, 2, 8, 49, 50}) EXPECT_EQ(qgemm_tile_columns_for(lanes, n), QPackedActivations::kTileColumns) << n;
 }
 
+TEST(Qgemm, RowsReadInPlaceAreForRowsInLanesOnly) {
+  // A's rows read in place (QActivationLayout::Rows): only the 64x6 kernel reads them, and only
+  // with k a multiple of 4 (a partial last group would read past the last row).
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(9);
+  const Problem p = random_problem(rng, 16, 40, 20, 3, false);
+  const std::vector<uint8_t> xt = exact_transpose(p);
+  const QPackedActivations rows = qgemm_activations_rows(QIsa::Avx512Vnni, xt.data(), p.k, p.n, p.k);
+  std::vector<int32_t> y(static_cast<size_t>(p.m * p.n));
+  const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), p.m, p.k, p.k);
+  EXPECT_THROW(qgemm(w, rows, p.x_zp, p.bias.data(), 0, p.n, QOutput::Int32, {}, y.data(), p.n), Error);
+  EXPECT_THROW(qgemm_activations_rows(QIsa::Avx512Vnni, xt.data(), 38, p.n, 40), Error);
+  EXPECT_THROW(qgemm_activations_rows(QIsa::Reference, xt.data(), p.k, p.n, p.k), Error);
+}
+
 TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
   // Quads of k read in place from a buffer at arbitrary offsets (as a stride-1 convolution
   // reads its padded input) give what the same matrix packed densely gives the reference.
@@ -379,18 +406,6 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
       ASSERT_EQ(got, run(QIsa::Reference, p, QOutput::UInt8, stage, 0)) << qisa_name(isa) << " m=" << m << " k=" << k << " n=" << n;
     }
 }
-
-// X transposed ([N][K], a MatMul's A), in a buffer of exactly its size: read in place
-// (QActivationLayout::Rows), a read past the last row is an ASan error.
-std::vector<uint8_t> exact_transpose(const Problem& p) {
-  std::vector<uint8_t> xt(static_cast<size_t>(p.n * p.k));
-  for (int64_t r = 0; r < p.k; ++r)
-    for (int64_t c = 0; c < p.n; ++c) xt[static_cast<size_t>(c * p.k + r)] = p.x[static_cast<size_t>(r * p.n + c)];
-  return xt;
-}
-
-// A variant's tile_columns meaning "A's rows read in place" (qgemm_activations_rows).
-constexpr int64_t kRowsInPlace = -1;
 
 // A random product over a random range of rows and columns, with the output stages the
 // kernels' epilogues branch on: every output type, wide columns (every 4th trial), per-row zero
