@@ -19,10 +19,14 @@
 //
 // A transposed output (QOutputStage::transposed, a MatMul's and oneDNN's layout) needs none of
 // that: each column's 64 sums are 64 consecutive elements of Y, finished in their lanes with
-// per-lane constants and stored as they are. int32 sums of whole panels go further: they start
-// at the rows' offsets and the k loop stores them straight from its registers, where spilling
-// them and adding the offsets afterwards had cost 256^3 about 12% (0.85x oneDNN in its own
-// layout against 0.97x, one thread).
+// per-lane constants and stored as they are. Whole panels go further. int32 sums start at the
+// rows' offsets and the k loop stores them straight from its registers, where spilling them and
+// adding the offsets afterwards had cost 256^3 about 12% (0.85x oneDNN in its own layout
+// against 0.97x, one thread). Bytes whose rows all take the folded requantization are finished
+// one tile late, a column every eighth k step of the next tile's loop, in the two vector
+// registers it leaves free, with each lane's constants as memory operands: finished after their
+// own loop (about thirteen vector operations per sixteen outputs, waiting on the last sums),
+// 256^3 ran at 0.78x oneDNN and res2 at 0.88x; pipelined, 0.97x and 0.99x.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -100,6 +104,67 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
 #define DYAD_LANE_S3 DYAD_LANE_END(12, 13, 14, 15, "(%[y3])")
 #define DYAD_LANE_S4 DYAD_LANE_END(16, 17, 18, 19, "(%[y],%[ld],4)")
 #define DYAD_LANE_S5 DYAD_LANE_END(20, 21, 22, 23, "(%[y3],%[ld],2)")
+// Pipelined byte output (kPipe): one column of the pending tile's sums (64 rows at %[y3])
+// finished and stored as bytes at %[y], in zmm30-31 and the loop's free issue slots: the folded
+// requantization (requantize16's kFolded form) with each row's constants in its lane, read from
+// %[offs] (PipeConstants: per group of sixteen rows, nine vectors of 64 bytes).
+#define DYAD_LANE_FINISH_PENDING_COLUMN \
+  "vmovdqa64 0(%[y3]), %%zmm31\n\t" \
+  "vpaddd 512(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsrlq $32, %%zmm31, %%zmm30\n\t" \
+  "vpmuldq 64(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpmuldq 0(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpaddq 192(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpaddq 128(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsravq 320(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpsravq 256(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpblendmd %%zmm30, %%zmm31, %%zmm31%{%[odd]%}\n\t" \
+  "vpmaxsd 384(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpminsd 448(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpmovdb %%zmm31, %%xmm31\n\t" \
+  "vmovdqu8 %%xmm31, 0(%[y])\n\t" \
+  "vmovdqa64 64(%[y3]), %%zmm31\n\t" \
+  "vpaddd 1088(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsrlq $32, %%zmm31, %%zmm30\n\t" \
+  "vpmuldq 640(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpmuldq 576(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpaddq 768(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpaddq 704(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsravq 896(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpsravq 832(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpblendmd %%zmm30, %%zmm31, %%zmm31%{%[odd]%}\n\t" \
+  "vpmaxsd 960(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpminsd 1024(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpmovdb %%zmm31, %%xmm31\n\t" \
+  "vmovdqu8 %%xmm31, 16(%[y])\n\t" \
+  "vmovdqa64 128(%[y3]), %%zmm31\n\t" \
+  "vpaddd 1664(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsrlq $32, %%zmm31, %%zmm30\n\t" \
+  "vpmuldq 1216(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpmuldq 1152(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpaddq 1344(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpaddq 1280(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsravq 1472(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpsravq 1408(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpblendmd %%zmm30, %%zmm31, %%zmm31%{%[odd]%}\n\t" \
+  "vpmaxsd 1536(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpminsd 1600(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpmovdb %%zmm31, %%xmm31\n\t" \
+  "vmovdqu8 %%xmm31, 32(%[y])\n\t" \
+  "vmovdqa64 192(%[y3]), %%zmm31\n\t" \
+  "vpaddd 2240(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsrlq $32, %%zmm31, %%zmm30\n\t" \
+  "vpmuldq 1792(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpmuldq 1728(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpaddq 1920(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpaddq 1856(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpsravq 2048(%[offs]), %%zmm30, %%zmm30\n\t" \
+  "vpsravq 1984(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpblendmd %%zmm30, %%zmm31, %%zmm31%{%[odd]%}\n\t" \
+  "vpmaxsd 2112(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpminsd 2176(%[offs]), %%zmm31, %%zmm31\n\t" \
+  "vpmovdb %%zmm31, %%xmm31\n\t" \
+  "vmovdqu8 %%xmm31, 48(%[y])\n\t"
 #define DYAD_LANE_LOOP(LOADS, COLUMNS, SPILLS)                                                                      \
   asm volatile(LOADS                                                                                                \
                "1:\n\t"                                                                                             \
@@ -110,6 +175,16 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
                "vmovdqu64 64(%[pw]), %%zmm25\n\t"                                                                   \
                "vmovdqu64 128(%[pw]), %%zmm26\n\t"                                                                  \
                "vmovdqu64 192(%[pw]), %%zmm27\n\t" COLUMNS                                                          \
+               ".if %c[pipe]\n\t"                                                                                   \
+               "test $0x700, %[pw]\n\t" /* one column every eighth k step */                                        \
+               "jnz 2f\n\t"                                                                                         \
+               "test %[cnt], %[cnt]\n\t"                                                                            \
+               "jz 2f\n\t" DYAD_LANE_FINISH_PENDING_COLUMN                                                          \
+               "add $256, %[y3]\n\t"                                                                                \
+               "add %[ld], %[y]\n\t"                                                                                \
+               "dec %[cnt]\n\t"                                                                                     \
+               "2:\n\t"                                                                                             \
+               ".endif\n\t"                                                                                         \
                ".if %c[mode] == 0\n\t"                                                                              \
                "add $8, %[q]\n\t"                                                                                   \
                ".elseif %c[mode] == 1\n\t"                                                                          \
@@ -121,20 +196,26 @@ static_assert(kLaneCols == QPackedActivations::kNarrowTileColumns, "a narrow Til
                "add $256, %[pw]\n\t"                                                                                \
                "cmp %[end], %[pw]\n\t"                                                                              \
                "jne 1b\n\t" SPILLS                                                                                  \
-               : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px)                                                         \
-               : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [offs] "r"(to.offsets),    \
-                 [y] "r"(to.y), [y3] "r"(y3), [ld] "r"(to.ld), [start] "i"(static_cast<int>(kStart)),               \
-                 [store] "i"(kStore ? 1 : 0), [mode] "i"(static_cast<int>(kMode))                                   \
+               : [pw] "+r"(pw), [q] "+r"(q), [px] "+&r"(px), [y] "+&r"(ya), [y3] "+&r"(yb), [cnt] "+&r"(pending)       \
+               : [end] "r"(pw_end), [off] "r"(offset), [step] "r"(step), [acc] "r"(acc), [offs] "r"(constants),     \
+                 [ld] "r"(to.ld), [odd] "Yk"(odd_lanes), [start] "i"(static_cast<int>(kStart)),                     \
+                 [store] "i"(kStore ? 1 : 0), [mode] "i"(static_cast<int>(kMode)), [pipe] "i"(kPipe ? 1 : 0)        \
                : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",    \
                  "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
-                 "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29")
+                 "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31")
 
 // Where a tile's sums start and where they go, past the k loop (see the loop above).
 enum class SumsStart { Zero = 0, Sums = 1, Offsets = 2 };
 struct StoreTarget {
   const int32_t* offsets = nullptr;  // the panel's 64 output offsets (SumsStart::Offsets)
   int32_t* y = nullptr;              // column 0's 64 rows (kStore)
-  int64_t ld = 0;                    // bytes from one column of Y to the next (kStore)
+  int64_t ld = 0;                    // bytes from one column of Y to the next (kStore, kPipe)
+  // kPipe: the previous tile's columns, finished during this tile's k loop, one every eighth
+  // step; the loop moves these past the columns it finished.
+  const void* constants = nullptr;  // PipeConstants
+  const int32_t* pending = nullptr;  // their sums, 64 per column
+  uint8_t* pending_y = nullptr;      // the first one's place in Y
+  int64_t pending_columns = 0;
 };
 
 // How a tile finds its columns' four bytes for k step kk: at quads[kk] + offset + 4c (Table:
@@ -147,9 +228,9 @@ enum class Addressing { Table = 0, Tiled = 1, Rows = 2 };
 // products of `steps` k steps of the panel's weights (256 bytes each, from `panel`) with the
 // activation bytes kMode addresses, the sums starting as kStart says and ending in acc, or in
 // `to` (kStore).
-template <SumsStart kStart, bool kStore, Addressing kMode>
+template <SumsStart kStart, bool kStore, Addressing kMode, bool kPipe = false>
 void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads, int64_t offset, int64_t step, int columns, __m512i* acc,
-                const StoreTarget& to) {
+                StoreTarget& to) {
   const int8_t* pw = panel;
   const int8_t* const pw_end = panel + steps * kLaneRows * 4;
   const uint8_t* const* q = quads;
@@ -160,8 +241,13 @@ void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads,
     q = reinterpret_cast<const uint8_t* const*>(reinterpret_cast<uintptr_t>(px) + static_cast<uintptr_t>(3 * step));
     offset = 0;
   }
-  // Integer arithmetic: without kStore, y is null.
-  int32_t* const y3 = reinterpret_cast<int32_t*>(reinterpret_cast<uintptr_t>(to.y) + static_cast<uintptr_t>(3 * to.ld));
+  // %[y] and %[y3]: Y's columns 0 and 3 (kStore; integer arithmetic, y is null otherwise), or
+  // where the pending columns go and their sums (kPipe).
+  uintptr_t ya = kPipe ? reinterpret_cast<uintptr_t>(to.pending_y) : reinterpret_cast<uintptr_t>(to.y);
+  uintptr_t yb = kPipe ? reinterpret_cast<uintptr_t>(to.pending) : reinterpret_cast<uintptr_t>(to.y) + static_cast<uintptr_t>(3 * to.ld);
+  int64_t pending = kPipe ? to.pending_columns : 0;
+  const void* const constants = kPipe ? to.constants : to.offsets;
+  const __mmask16 odd_lanes = 0xAAAA;
   switch (columns) {
     case 1: DYAD_LANE_LOOP(DYAD_LANE_L0, DYAD_LANE_C0, DYAD_LANE_S0); break;
     case 2: DYAD_LANE_LOOP(DYAD_LANE_L0 DYAD_LANE_L1, DYAD_LANE_C0 DYAD_LANE_C1, DYAD_LANE_S0 DYAD_LANE_S1); break;
@@ -184,9 +270,15 @@ void accumulate(const int8_t* panel, int64_t steps, const uint8_t* const* quads,
                      DYAD_LANE_S0 DYAD_LANE_S1 DYAD_LANE_S2 DYAD_LANE_S3 DYAD_LANE_S4 DYAD_LANE_S5);
       break;
   }
+  if (kPipe) {
+    to.pending_y = reinterpret_cast<uint8_t*>(ya);
+    to.pending = reinterpret_cast<const int32_t*>(yb);
+    to.pending_columns = pending;
+  }
 }
 
 #undef DYAD_LANE_COLUMN
+#undef DYAD_LANE_FINISH_PENDING_COLUMN
 #undef DYAD_LANE_C0
 #undef DYAD_LANE_C1
 #undef DYAD_LANE_C2
@@ -302,6 +394,12 @@ struct TransposedPanel {
   // int32 sums of all 64 rows, to consecutive columns: the k loop stores them itself, having
   // started them at the offsets (SumsStart::Offsets).
   bool stored_by_loop;
+  // Bytes of all 64 rows, every row's requantization folded, to consecutive columns: each
+  // tile's columns are finished during the next tile's k loop (kPipe), from these constants:
+  // per group of sixteen rows, m, round and shift for even and odd rows, lo, hi and the offsets
+  // (DYAD_LANE_FINISH_PENDING_COLUMN's layout).
+  bool pipelined;
+  alignas(64) uint8_t pipe_constants[4][9][64];
 };
 
 void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first, int64_t last, TransposedPanel& p) {
@@ -316,12 +414,28 @@ void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first
     if (out.output != QOutput::Int32)
       requantizers[r - panel0] = make_requantizer(stage.multipliers[r], stage.zero_point_of(r), stage.qmin, stage.qmax);
   }
+  const bool whole = out.stage.column_pitch == 0 && first == panel0 && last == panel0 + kLaneRows;
+  p.pipelined = out.output != QOutput::Int32 && whole;
   for (int g = 0; g < 4; ++g) {
     p.stored[g] = static_cast<__mmask16>(lane_mask(last - panel0 - 16 * g) & ~lane_mask(first - panel0 - 16 * g));
     const int used = static_cast<int>(std::clamp<int64_t>(last - panel0 - 16 * g, 0, 16));
-    if (out.output != QOutput::Int32) p.requantizer[g] = lane_requantizers(requantizers + 16 * g, used);
+    if (out.output == QOutput::Int32) continue;
+    const LaneRequantizers& r = p.requantizer[g] = lane_requantizers(requantizers + 16 * g, used);
+    p.pipelined = p.pipelined && r.folded;
+    const __m512i vectors[9] = {r.m_even, r.m_odd, r.round_even, r.round_odd, r.shift_even, r.shift_odd, r.lo, r.hi,
+                                _mm512_load_si512(offsets + 16 * g)};
+    for (int v = 0; v < 9; ++v) _mm512_store_si512(p.pipe_constants[g][v], vectors[v]);
   }
 }
+
+// The columns of a tile waiting to be finished during the next tile's k loop (pipelined bytes).
+struct PendingColumns {
+  const int32_t* sums = nullptr;  // 64 per column
+  int64_t first = 0, count = 0;   // product columns [first, first + count)
+};
+
+// Finishes pending columns [done, count) here: those the k loop had no step left for.
+void finish_pending(const PendingColumns& pending, int64_t done, const TransposedPanel& p, const OutputStage& out);
 
 // Stores column j's sums (the panel's 64 rows) as Y's column column_of(j).
 void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPanel& p, const OutputStage& out) {
@@ -344,7 +458,11 @@ void finish_transposed_column(const int32_t* sums, int64_t j, const TransposedPa
   }
 }
 
-using AccumulateFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int, __m512i*, const StoreTarget&);
+void finish_pending(const PendingColumns& pending, int64_t done, const TransposedPanel& p, const OutputStage& out) {
+  for (int64_t i = done; i < pending.count; ++i) finish_transposed_column(pending.sums + kLaneRows * i, pending.first + i, p, out);
+}
+
+using AccumulateFn = void (*)(const int8_t*, int64_t, const uint8_t* const*, int64_t, int64_t, int, __m512i*, StoreTarget&);
 
 template <Addressing kMode>
 AccumulateFn accumulate_for(SumsStart start, bool store) {
@@ -355,7 +473,11 @@ AccumulateFn accumulate_for(SumsStart start, bool store) {
   }
 }
 
-AccumulateFn accumulate_for(Addressing mode, SumsStart start, bool store) {
+AccumulateFn accumulate_for(Addressing mode, SumsStart start, bool store, bool pipe) {
+  if (pipe)  // whole-k tiles of bytes: from zero, spilled
+    return mode == Addressing::Table   ? accumulate<SumsStart::Zero, false, Addressing::Table, true>
+           : mode == Addressing::Tiled ? accumulate<SumsStart::Zero, false, Addressing::Tiled, true>
+                                       : accumulate<SumsStart::Zero, false, Addressing::Rows, true>;
   switch (mode) {
     case Addressing::Table: return accumulate_for<Addressing::Table>(start, store);
     case Addressing::Tiled: return accumulate_for<Addressing::Tiled>(start, store);
@@ -373,7 +495,9 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
   const int64_t k4 = (w.k + 3) / 4;
   // A group's sums by column. A group narrower than 32 leaves columns unset, which the
   // transpose carries into lanes the epilogue masks off.
-  alignas(64) int32_t columns[kChunk][kLaneRows];
+  // Two, one for every other group: pipelined tiles finish the previous group's last tile
+  // during the next group's first.
+  alignas(64) int32_t column_buffers[2][kChunk][kLaneRows];
   alignas(64) int32_t rows[kLaneRows][kChunk];
   thread_local std::vector<ColumnGroup> groups;  // the same for every panel
   column_groups(x, n_begin, n_end, stage, groups);
@@ -397,14 +521,36 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
     TransposedPanel transposed;
     if (stage.transposed) fill_transposed_panel(out, panel0, std::max(m_begin, panel0), last, transposed);
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
+    const bool pipelined = stage.transposed && transposed.pipelined && k4 <= kBlockQuads;
+    PendingColumns pending;
+    int parity = 0;
     for (const ColumnGroup& g : groups) {
+      int32_t (*columns)[kLaneRows] = column_buffers[parity];
+      parity ^= 1;
       const bool stored_by_loop = stage.transposed && transposed.stored_by_loop;
+      if (pipelined) {
+        for (int t = 0; t < g.tiles; ++t) {
+          const ColumnGroup::Tile& tile = g.tile[t];
+          StoreTarget to;
+          to.ld = ldy;
+          to.constants = transposed.pipe_constants;
+          to.pending = pending.sums;
+          to.pending_y = static_cast<uint8_t*>(element_at(y, pending.first * ldy + panel0, 1));
+          to.pending_columns = pending.count;
+          const uint8_t* const rows_start = x.quads[0];
+          accumulate_for(mode, SumsStart::Zero, false, true)(panel, k4, mode == Addressing::Rows ? &rows_start : x.quads, tile.offset, step,
+                                                             static_cast<int>(tile.width), reinterpret_cast<__m512i*>(columns[tile.column]), to);
+          finish_pending(pending, pending.count - to.pending_columns, transposed, out);
+          pending = {columns[tile.column], g.col_base + tile.column, tile.width};
+        }
+        continue;
+      }
       for (int64_t kb = 0; kb < k4; kb += kBlockQuads) {
         const int64_t steps = std::min(kBlockQuads, k4 - kb);
         const int8_t* block = panel + kb * kLaneRows * 4;
         const SumsStart start = kb > 0 ? SumsStart::Sums : stored_by_loop ? SumsStart::Offsets : SumsStart::Zero;
         const bool store = stored_by_loop && kb + steps == k4;
-        const AccumulateFn accumulate_tile = accumulate_for(mode, start, store);
+        const AccumulateFn accumulate_tile = accumulate_for(mode, start, store, false);
         // Rows: the block's first byte of column 0 (the tile's offset adds its own column).
         const uint8_t* const rows_start = mode == Addressing::Rows ? x.quads[0] + 4 * kb : nullptr;
         const uint8_t* const* quads = mode == Addressing::Rows ? &rows_start : x.quads + kb;
@@ -432,6 +578,7 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
         finish(reinterpret_cast<const __m512i*>(rows[row_groups[r].row - panel0]), row_groups[r].stage, row_groups[r].count,
                row_groups[r].row, g.col_base, g.lane_begin, g.lane_end, runs, out);
     }
+    finish_pending(pending, 0, transposed, out);  // the panel's last tile (pipelined)
   }
 }
 

@@ -409,7 +409,8 @@ TEST(Qgemm, IndirectActivationsEqualTheDensePacking) {
 
 // A random product over a random range of rows and columns, with the output stages the
 // kernels' epilogues branch on: every output type, wide columns (every 4th trial), per-row zero
-// points (every 3rd), a narrowed range (every 5th) and extreme values (every 7th).
+// points (every 3rd), a narrowed range (every 5th), extreme values (every 7th), and every
+// other trial only multipliers the folded requantization takes.
 struct RangeCase {
   Problem p;
   QOutputStage stage;
@@ -430,6 +431,10 @@ void random_range_case(std::mt19937& rng, int trial, int64_t m, int64_t k, int64
     n = stage.column_pitch * (1 + static_cast<int64_t>(rng() % 8));
   }
   c.p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
+  if (trial % 2 == 1) {  // every row's multiplier below 1/2, as convolutions' are: the kernels' folded requantization, whole panels of it
+    std::uniform_real_distribution<double> log2_scale(-18.0, -1.5);
+    for (auto& mult : c.p.mult) mult = dyadic_from_real(std::exp2(log2_scale(rng)));
+  }
   const QOutput out = c.out = static_cast<QOutput>(trial % 3);
   stage.multipliers = c.p.mult.data();
   stage.zero_point = out == QOutput::Int8 ? -5 : 9;
@@ -554,6 +559,51 @@ TEST(Qgemm, TransposedOutputIsTheRowOutputTransposed) {
                                << v.tile_columns << " m " << m << " k " << k << " n " << n << " rows [" << first << ", " << last
                                << ") columns [" << n_begin << ", " << n_end << ") output " << static_cast<int>(out) << " pitch "
                                << stage.column_pitch << " (replay with --gtest_random_seed)";
+    }
+  }
+}
+
+TEST(Qgemm, TransposedBytesOfWholePanelsMatchTheReference) {
+  // The 64x6 kernel's pipelined byte output: whole 64-row panels, every row's multiplier in the
+  // folded form, no dropped columns; each tile's columns are finished during the next tile's k
+  // loop (one every eighth k step; the rest after it when k is short, and the last tile at the
+  // panel's end). Over k from 4 to 600 and the activation layouts it reads.
+  if (!qisa_supported(QIsa::Avx512Vnni)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(static_cast<uint32_t>(::testing::UnitTest::GetInstance()->random_seed()));
+  for (int trial = 0; trial < 60; ++trial) {
+    const int64_t m = 64 * (1 + static_cast<int64_t>(rng() % 3)), n = 1 + static_cast<int64_t>(rng() % 100);
+    const int64_t k = 4 * (1 + static_cast<int64_t>(rng() % (trial % 3 == 0 ? 150 : 20)));
+    Problem p = random_problem(rng, m, k, n, static_cast<int32_t>(rng() % 256), trial % 7 == 0);
+    std::uniform_real_distribution<double> log2_scale(-18.0, -1.5);
+    for (auto& mult : p.mult) mult = dyadic_from_real(std::exp2(log2_scale(rng)));
+    const QOutput out = trial % 2 ? QOutput::Int8 : QOutput::UInt8;
+    QOutputStage stage{p.mult.data(), out == QOutput::Int8 ? -7 : 11, out == QOutput::Int8 ? -128 : 0, out == QOutput::Int8 ? 127 : 255};
+    std::vector<int32_t> row_zero_points;
+    if (trial % 4 == 1) {
+      for (int64_t r = 0; r < m; ++r) row_zero_points.push_back(static_cast<int32_t>(rng() % 200) - (out == QOutput::Int8 ? 100 : 0));
+      stage.zero_points = row_zero_points.data();
+    }
+    std::vector<uint8_t> rows(static_cast<size_t>(m * n));
+    const QPackedWeights ref_w = qgemm_pack_weights(QIsa::Reference, p.w.data(), m, k, k);
+    const QPackedActivations ref_x = qgemm_pack_activations(QIsa::Reference, p.x.data(), k, n, n);
+    const int64_t n_begin = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
+    std::vector<uint8_t> expected(rows.size(), 0xA5);
+    qgemm_rows(ref_w, ref_x, p.x_zp, p.bias.data(), 0, m, n_begin, n, out, stage, rows.data(), n);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = n_begin; c < n; ++c) expected[static_cast<size_t>(c * m + r)] = rows[static_cast<size_t>(r * n + c)];
+    const QPackedWeights w = qgemm_pack_weights(QIsa::Avx512Vnni, p.w.data(), m, k, k, QWeightLayout::RowsInLanes);
+    const std::vector<uint8_t> xt = exact_transpose(p);
+    const QPackedActivations layouts[] = {
+        qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n, QPackedActivations::kNarrowTileColumns),
+        qgemm_pack_activations(QIsa::Avx512Vnni, p.x.data(), k, n, n, QPackedActivations::kTileColumns),
+        qgemm_activations_rows(QIsa::Avx512Vnni, xt.data(), k, n, k)};
+    QOutputStage transposed = stage;
+    transposed.transposed = true;
+    for (const QPackedActivations& x : layouts) {
+      std::vector<uint8_t> got(expected.size(), 0xA5);
+      qgemm(w, x, p.x_zp, p.bias.data(), n_begin, n, out, transposed, got.data(), m);
+      ASSERT_EQ(got, expected) << "m " << m << " k " << k << " n " << n << " from " << n_begin << " layout "
+                               << static_cast<int>(x.layout) << " W " << x.tile_columns << " (replay with --gtest_random_seed)";
     }
   }
 }
