@@ -356,9 +356,15 @@ void qgemm_8x32_transposed(const QPackedWeights& w, const QActivationAddressing&
     for (int64_t c = first; c < last; ++c) {
       const int64_t col = stage.column_of(block + c);
       if (col < 0) continue;
-      uint8_t* dst = static_cast<uint8_t*>(y) + (col * ldy + m_begin) * bytes;
-      const uint8_t* src = rows.data() + (m_begin * kBlockColumns + c) * bytes;
-      for (int64_t r = m_begin; r < m_end; ++r, dst += bytes, src += kBlockColumns * bytes) std::memcpy(dst, src, static_cast<size_t>(bytes));
+      // Fixed-size element copies (a copy of variable size is a call per element).
+      auto copy_column = [&](auto element) {
+        using T = decltype(element);
+        T* dst = reinterpret_cast<T*>(static_cast<uint8_t*>(y) + (col * ldy + m_begin) * bytes);
+        const uint8_t* src = rows.data() + (m_begin * kBlockColumns + c) * bytes;
+        for (int64_t r = m_begin; r < m_end; ++r, src += kBlockColumns * bytes) std::memcpy(dst++, src, sizeof(T));
+      };
+      if (bytes == 4) copy_column(int32_t{});
+      else copy_column(uint8_t{});
     }
   }
 }
@@ -376,6 +382,8 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   DYAD_CHECK(n_begin >= 0 && n_begin <= n_end && n_end <= x.n);
   DYAD_CHECK(m_begin >= 0 && m_begin <= m_end && m_end <= w.m && m_begin % kQgemmRowAlign == 0);
   DYAD_CHECK(output == QOutput::Int32 || stage.multipliers != nullptr);
+  // Narrow chunks, and A's rows read in place (whose tile_columns is the narrow width), are for
+  // the RowsInLanes kernel only.
   DYAD_CHECK(x.tile_columns == QPackedActivations::kTileColumns || w.layout == QWeightLayout::RowsInLanes);
   g_calls[static_cast<int>(w.isa)].fetch_add(1, std::memory_order_relaxed);
   if (w.isa == QIsa::Reference) {
@@ -389,7 +397,6 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   thread_local std::vector<const uint8_t*> quads;
   quads.resize(static_cast<size_t>(k4));
   for (int64_t q = 0; q < k4; ++q) quads[static_cast<size_t>(q)] = x.quad(q);
-  DYAD_CHECK(x.layout != QActivationLayout::Rows || w.layout == QWeightLayout::RowsInLanes);
   const QActivationAddressing acts{quads.data(), x.tile_stride, x.tile_columns, x.row_stride};
   if (w.layout == QWeightLayout::RowsInLanes) {
     g_rows_in_lanes_calls.fetch_add(1, std::memory_order_relaxed);
@@ -397,9 +404,9 @@ void qgemm_rows(const QPackedWeights& w, const QPackedActivations& x, int32_t x_
   } else if (w.isa == QIsa::Avx512Vnni) {
     if (stage.transposed) qgemm_8x32_transposed(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
     else qu8_qs8_gemm_8x32c4__avx512vnni(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
-  }
-  else
+  } else {
     qu8_qs8_gemm_4x8c4__avx2(w, acts, x_zero_point, bias, m_begin, m_end, n_begin, n_end, output, stage, y, ldy);
+  }
 }
 
 }  // namespace dyad

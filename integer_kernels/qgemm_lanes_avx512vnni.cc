@@ -404,7 +404,10 @@ struct TransposedPanel {
 
 void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first, int64_t last, TransposedPanel& p) {
   p.row0 = panel0;
-  p.stored_by_loop = out.output == QOutput::Int32 && out.stage.column_pitch == 0 && first == panel0 && last == panel0 + kLaneRows;
+  // All 64 rows stored, to consecutive columns: the k loop may store int32 sums itself, and
+  // finish bytes in a pipeline.
+  const bool whole = out.stage.column_pitch == 0 && first == panel0 && last == panel0 + kLaneRows;
+  p.stored_by_loop = out.output == QOutput::Int32 && whole;
   int32_t* const offsets = p.offsets;
   std::fill(offsets, offsets + kLaneRows, 0);
   Requantizer requantizers[kLaneRows];
@@ -414,7 +417,6 @@ void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first
     if (out.output != QOutput::Int32)
       requantizers[r - panel0] = make_requantizer(stage.multipliers[r], stage.zero_point_of(r), stage.qmin, stage.qmax);
   }
-  const bool whole = out.stage.column_pitch == 0 && first == panel0 && last == panel0 + kLaneRows;
   p.pipelined = out.output != QOutput::Int32 && whole;
   for (int g = 0; g < 4; ++g) {
     p.stored[g] = static_cast<__mmask16>(lane_mask(last - panel0 - 16 * g) & ~lane_mask(first - panel0 - 16 * g));
@@ -422,6 +424,7 @@ void fill_transposed_panel(const OutputStage& out, int64_t panel0, int64_t first
     if (out.output == QOutput::Int32) continue;
     const LaneRequantizers& r = p.requantizer[g] = lane_requantizers(requantizers + 16 * g, used);
     p.pipelined = p.pipelined && r.folded;
+    if (!p.pipelined) continue;
     const __m512i vectors[9] = {r.m_even, r.m_odd, r.round_even, r.round_odd, r.shift_even, r.shift_odd, r.lo, r.hi,
                                 _mm512_load_si512(offsets + 16 * g)};
     for (int v = 0; v < 9; ++v) _mm512_store_si512(p.pipe_constants[g][v], vectors[v]);
@@ -522,12 +525,12 @@ void qu8_qs8_gemm_64x6c4__avx512vnni(const QPackedWeights& w, const QActivationA
     if (stage.transposed) fill_transposed_panel(out, panel0, std::max(m_begin, panel0), last, transposed);
     const int8_t* panel = w.data.data() + (panel0 / kLaneRows) * k4 * kLaneRows * 4;
     const bool pipelined = stage.transposed && transposed.pipelined && k4 <= kBlockQuads;
+    const bool stored_by_loop = stage.transposed && transposed.stored_by_loop;
     PendingColumns pending;
     int parity = 0;
     for (const ColumnGroup& g : groups) {
       int32_t (*columns)[kLaneRows] = column_buffers[parity];
       parity ^= 1;
-      const bool stored_by_loop = stage.transposed && transposed.stored_by_loop;
       if (pipelined) {
         for (int t = 0; t < g.tiles; ++t) {
           const ColumnGroup::Tile& tile = g.tile[t];
